@@ -1,0 +1,205 @@
+//! Events in, verdicts out: the shapes of `../shared/docs/contract.md`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// How bad a finding is. Ordered: `Low < Medium < High < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s {
+            "low" => Some(Severity::Low),
+            "medium" => Some(Severity::Medium),
+            "high" => Some(Severity::High),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Allow,
+    Warn,
+    Block,
+    Error,
+}
+
+impl Decision {
+    /// Process exit status of `cordon check` for a single call.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Decision::Allow => 0,
+            Decision::Warn => 1,
+            Decision::Block => 2,
+            Decision::Error => 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    #[default]
+    Call,
+    Result,
+}
+
+/// One line of the check contract: a tool call about to run, or its result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Event {
+    #[serde(default)]
+    pub id: Option<Value>,
+    #[serde(rename = "type", default)]
+    pub kind: EventKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    pub tool: String,
+    #[serde(default)]
+    pub input: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts: Option<String>,
+}
+
+impl Event {
+    /// A shell call, the shape `cordon check 'CMD'` builds from its argument.
+    pub fn shell(command: &str) -> Event {
+        Event {
+            id: None,
+            kind: EventKind::Call,
+            session: None,
+            agent: None,
+            task: None,
+            tool: "bash".into(),
+            input: serde_json::json!({ "command": command }),
+            output: None,
+            ts: None,
+        }
+    }
+
+    /// Parse one contract line. The error names what is wrong; the id is
+    /// recovered when the line is JSON but not a valid event.
+    pub fn from_json_line(line: &str) -> Result<Event, (Option<Value>, String)> {
+        let value: Value = serde_json::from_str(line).map_err(|e| (None, format!("invalid JSON: {e}")))?;
+        let id = value.get("id").cloned();
+        let Value::Object(ref obj) = value else {
+            return Err((None, "event is not a JSON object".into()));
+        };
+        match obj.get("tool") {
+            Some(Value::String(_)) => {}
+            Some(_) => return Err((id, "field `tool` must be a string".into())),
+            None => return Err((id, "missing field `tool`".into())),
+        }
+        if let Some(input) = obj.get("input") {
+            if !input.is_object() {
+                return Err((id, "field `input` must be an object".into()));
+            }
+        }
+        let event: Event = serde_json::from_value(value).map_err(|e| (id.clone(), format!("invalid event: {e}")))?;
+        if event.kind == EventKind::Call && event.input.is_null() {
+            return Err((id, "call event lacks field `input`".into()));
+        }
+        if event.kind == EventKind::Result && event.output.is_none() {
+            return Err((id, "result event lacks field `output`".into()));
+        }
+        Ok(event)
+    }
+}
+
+/// Something a detector saw, with the evidence a person reads to agree or not.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Finding {
+    pub kind: String,
+    pub severity: Severity,
+    pub confidence: f32,
+    pub rule: String,
+    pub attack: Vec<String>,
+    pub evidence: String,
+    /// Byte span of the evidence in the original input text it came from.
+    pub span: [usize; 2],
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Verdict {
+    pub id: Option<Value>,
+    pub decision: Decision,
+    pub severity: Option<Severity>,
+    pub findings: Vec<Finding>,
+    pub error: Option<String>,
+    pub line: Option<usize>,
+}
+
+impl Verdict {
+    pub fn error(id: Option<Value>, error: String, line: Option<usize>) -> Verdict {
+        Verdict { id, decision: Decision::Error, severity: None, findings: Vec::new(), error: Some(error), line }
+    }
+
+    /// The contract's JSON form: `severity` is `none` when nothing was found.
+    pub fn to_contract_json(&self) -> Value {
+        let mut out = serde_json::Map::new();
+        out.insert("id".into(), self.id.clone().unwrap_or(Value::Null));
+        out.insert("decision".into(), serde_json::to_value(self.decision).unwrap_or(Value::Null));
+        out.insert(
+            "severity".into(),
+            Value::String(self.severity.map(|s| s.as_str()).unwrap_or("none").into()),
+        );
+        out.insert("findings".into(), serde_json::to_value(&self.findings).unwrap_or(Value::Array(vec![])));
+        if let Some(e) = &self.error {
+            out.insert("error".into(), Value::String(e.clone()));
+        }
+        if let Some(l) = self.line {
+            out.insert("line".into(), Value::from(l));
+        }
+        Value::Object(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_lines_name_the_problem_and_keep_the_id() {
+        assert!(Event::from_json_line("{nope").unwrap_err().1.contains("invalid JSON"));
+        let (id, msg) = Event::from_json_line(r#"{"id":"x","input":{}}"#).unwrap_err();
+        assert_eq!(id, Some(Value::String("x".into())));
+        assert!(msg.contains("tool"));
+        let (_, msg) = Event::from_json_line(r#"{"id":"x","tool":"bash","input":"ls"}"#).unwrap_err();
+        assert!(msg.contains("input"));
+        let (_, msg) = Event::from_json_line(r#"{"id":"x","type":"result","tool":"bash"}"#).unwrap_err();
+        assert!(msg.contains("output"));
+    }
+
+    #[test]
+    fn verdict_json_says_none_without_findings() {
+        let v = Verdict { id: Some("a".into()), decision: Decision::Allow, severity: None, findings: vec![], error: None, line: None };
+        let j = v.to_contract_json();
+        assert_eq!(j["severity"], "none");
+        assert_eq!(j["decision"], "allow");
+        assert!(j.get("error").is_none());
+    }
+}
