@@ -134,7 +134,7 @@ impl Event {
 pub struct Finding {
     pub kind: String,
     pub severity: Severity,
-    pub confidence: f32,
+    pub confidence: f64,
     pub rule: String,
     pub attack: Vec<String>,
     pub evidence: String,

@@ -65,7 +65,7 @@ impl Default for RegistryPolicy {
 #[serde(deny_unknown_fields)]
 pub struct RuleOverride {
     pub severity: Option<Severity>,
-    pub confidence: Option<f32>,
+    pub confidence: Option<f64>,
     #[serde(default)]
     pub disabled: bool,
 }

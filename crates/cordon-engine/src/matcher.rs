@@ -1,0 +1,325 @@
+//! Evaluating compiled rules against what a call would do.
+
+use std::cell::OnceCell;
+
+use cordon_net::{DestClass, Destination, Egress};
+use cordon_shell::{Analysis, Command, RedirectOp, SignalKind, Stdin};
+
+use crate::rules::{Compiled, Names, Rule, RuleSet, Scope};
+
+/// One rule hit: which rule, and the byte span of its evidence in the input.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub rule: usize,
+    pub span: (usize, usize),
+}
+
+/// Programs whose bare positional arguments are hosts.
+const HOST_POSITIONAL: &[&str] = &[
+    "nc", "ncat", "netcat", "telnet", "ssh", "autossh", "ping", "ping6", "nmap", "masscan", "hping3", "traceroute", "sshuttle", "plink", "mosh", "ftp", "tftp", "ztcp", "sftp", "rustscan", "zmap", "fping", "socat",
+];
+
+pub struct ShellView<'a> {
+    pub analysis: &'a Analysis,
+    pub egress: &'a Egress,
+    dests: Vec<OnceCell<Vec<Destination>>>,
+}
+
+impl<'a> ShellView<'a> {
+    pub fn new(analysis: &'a Analysis, egress: &'a Egress) -> ShellView<'a> {
+        ShellView { analysis, egress, dests: (0..analysis.commands.len()).map(|_| OnceCell::new()).collect() }
+    }
+
+    fn destinations(&self, i: usize) -> &[Destination] {
+        self.dests[i].get_or_init(|| {
+            let c = &self.analysis.commands[i];
+            let positional = HOST_POSITIONAL.contains(&c.name.as_str());
+            let mut out = Vec::new();
+            let mut skip_next = false;
+            for a in c.args() {
+                if skip_next {
+                    skip_next = false;
+                    out.extend(cordon_net::extract(a, false));
+                    continue;
+                }
+                // `-p 4444`, `-e /bin/sh`: option values are not hosts.
+                if a.starts_with('-') {
+                    skip_next = a.len() == 2 && positional;
+                    out.extend(cordon_net::extract(a, false));
+                    continue;
+                }
+                out.extend(cordon_net::extract(a, positional));
+            }
+            for r in &c.redirects {
+                out.extend(cordon_net::extract(&r.target, false));
+            }
+            if let Some(code) = &c.code {
+                out.extend(cordon_net::extract(&code.text, false));
+            }
+            out
+        })
+    }
+}
+
+pub fn dest_matches(wanted: &[String], dests: &[Destination], egress: &Egress) -> bool {
+    dests.iter().any(|d| {
+        wanted.iter().any(|w| match w.as_str() {
+            "not_allowed" => matches!(d.class, DestClass::Public | DestClass::Private | DestClass::Metadata | DestClass::LinkLocal) && !egress.allows(d),
+            "remote" => !matches!(d.class, DestClass::Loopback | DestClass::Unspecified),
+            "obfuscated_ip" => d.obfuscated_ip,
+            other => d.class.as_str() == other,
+        })
+    })
+}
+
+/// `-R`, `-R8080:h:22`, `-NfR`, `--long`, `--long=value`.
+pub fn has_flag(args: &[String], flag: &str) -> bool {
+    let fb = flag.as_bytes();
+    for a in args {
+        if a == "--" {
+            break;
+        }
+        if a == flag {
+            return true;
+        }
+        if flag.starts_with("--") {
+            if a.len() > flag.len() && a.starts_with(flag) && a.as_bytes()[flag.len()] == b'=' {
+                return true;
+            }
+        } else if fb.len() == 2 && fb[0] == b'-' {
+            let ab = a.as_bytes();
+            if ab.len() > 2 && ab[0] == b'-' && ab[1] != b'-' {
+                if ab[1] == fb[1] {
+                    return true;
+                }
+                if ab[1..].iter().all(|b| b.is_ascii_alphabetic()) && ab[1..].contains(&fb[1]) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Values of an option: `-o V`, `-oV`, `--opt V`, `--opt=V`.
+pub fn option_values<'s>(args: &'s [String], flags: &[String]) -> Vec<&'s str> {
+    let mut out = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        for f in flags {
+            if a == f {
+                if let Some(v) = args.get(i + 1) {
+                    out.push(v.as_str());
+                }
+            } else if f.starts_with("--") {
+                if let Some(v) = a.strip_prefix(f.as_str()).and_then(|r| r.strip_prefix('=')) {
+                    out.push(v);
+                }
+            } else if f.len() == 2 && a.len() > 2 && a.starts_with(f.as_str()) && !a.starts_with("--") {
+                out.push(&a[2..]);
+            }
+        }
+    }
+    out
+}
+
+fn names_hit(names: &Names, c: Option<&Command>) -> bool {
+    c.map(|c| names.contains(&c.name)).unwrap_or(false)
+}
+
+impl ShellView<'_> {
+    fn cmd_matches(&self, w: &Compiled, i: usize) -> bool {
+        let c = &self.analysis.commands[i];
+        if let Some(n) = &w.command {
+            if !n.contains(&c.name) {
+                return false;
+            }
+        }
+        if let Some(p) = w.privileged {
+            if c.privileged != p {
+                return false;
+            }
+        }
+        if let Some(s) = w.interactive_shell {
+            if c.interactive_shell != s {
+                return false;
+            }
+        }
+        if let Some(b) = w.name_built {
+            if (c.name_built && !c.tricks.is_empty()) != b {
+                return false;
+            }
+        }
+        let args = c.args();
+        if let Some(flags) = &w.flags {
+            if !flags.iter().any(|f| has_flag(args, f)) {
+                return false;
+            }
+        }
+        if let Some((flags, re)) = &w.option {
+            if !option_values(args, flags).iter().any(|v| re.is_match(v)) {
+                return false;
+            }
+        }
+        if let Some(re) = &w.args {
+            if !args.iter().any(|a| re.is_match(a)) {
+                return false;
+            }
+        }
+        if let Some(re) = &w.not_args {
+            if args.iter().any(|a| re.is_match(a)) {
+                return false;
+            }
+        }
+        if w.argline.is_some() || w.not_argline.is_some() {
+            let line = args.join(" ");
+            if let Some(re) = &w.argline {
+                if !re.is_match(&line) {
+                    return false;
+                }
+            }
+            if let Some(re) = &w.not_argline {
+                if re.is_match(&line) {
+                    return false;
+                }
+            }
+        }
+        if let Some(n) = &w.stdin_from {
+            let from = match &c.stdin {
+                Stdin::Pipe(j) => self.analysis.commands.get(*j),
+                _ => None,
+            };
+            if !names_hit(n, from) {
+                return false;
+            }
+        }
+        if let Some(n) = &w.pipeline_has {
+            if !self.analysis.commands.iter().enumerate().any(|(j, o)| j != i && o.pipeline == c.pipeline && n.contains(&o.name)) {
+                return false;
+            }
+        }
+        if let Some(n) = &w.script_has {
+            if !self.analysis.commands.iter().enumerate().any(|(j, o)| j != i && n.contains(&o.name)) {
+                return false;
+            }
+        }
+        if w.code.is_some() || !w.code_all.is_empty() || w.lang.is_some() {
+            let Some(code) = &c.code else { return false };
+            if let Some(langs) = &w.lang {
+                if !langs.iter().any(|l| l == code.lang) {
+                    return false;
+                }
+            }
+            if let Some(re) = &w.code {
+                if !re.is_match(&code.text) {
+                    return false;
+                }
+            }
+            if !w.code_all.iter().all(|re| re.is_match(&code.text)) {
+                return false;
+            }
+        }
+        if let Some(re) = &w.redirect {
+            if !c.redirects.iter().any(|r| re.is_match(&r.target)) {
+                return false;
+            }
+        }
+        if let Some(re) = &w.redirect_write {
+            if !c.redirects.iter().any(|r| matches!(r.op, RedirectOp::Write | RedirectOp::Append | RedirectOp::Dup) && re.is_match(&r.target)) {
+                return false;
+            }
+        }
+        if let Some(re) = &w.assign {
+            if !c.assignments.iter().any(|(k, v)| re.is_match(&format!("{k}={v}"))) {
+                return false;
+            }
+        }
+        if let Some(want) = &w.dest {
+            if !dest_matches(want, self.destinations(i), self.egress) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Command-scope rules over every command, in order.
+    pub fn command_hits(&self, rules: &RuleSet, out: &mut Vec<Hit>) {
+        let cmds = &self.analysis.commands;
+        for i in 0..cmds.len() {
+            let c = &cmds[i];
+            let named = rules.by_name.get(c.name.as_str()).map(|v| v.as_slice()).unwrap_or(&[]);
+            for &r in named.iter().chain(rules.generic.iter()) {
+                if out.iter().any(|h| h.rule == r) {
+                    continue;
+                }
+                let rule = &rules.rules[r];
+                if !self.cmd_matches(&rule.when, i) {
+                    continue;
+                }
+                match &rule.then {
+                    None => out.push(Hit { rule: r, span: c.span }),
+                    Some(then) => {
+                        if let Some(j) = (i + 1..cmds.len()).find(|&j| self.cmd_matches(then, j)) {
+                            let s = (c.span.0.min(cmds[j].span.0), c.span.1.max(cmds[j].span.1));
+                            out.push(Hit { rule: r, span: s });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Signal-scope rules: decoded payloads, parse failures, evasion tricks.
+    pub fn signal_hits(&self, rules: &RuleSet, out: &mut Vec<Hit>) {
+        let Some(idx) = rules.by_scope.get(&Scope::Signal) else { return };
+        for &r in idx {
+            let Some(wanted) = &rules.rules[r].when.signal else { continue };
+            let mut span = None;
+            for s in &self.analysis.signals {
+                let name = match s.kind {
+                    SignalKind::DecodedPayload(_) => "decoded_payload",
+                    SignalKind::ParseFailed => "parse_failed",
+                    SignalKind::TooDeep => "too_deep",
+                    SignalKind::Truncated => "truncated",
+                };
+                if wanted.iter().any(|w| w == name) {
+                    span = Some(s.span);
+                    break;
+                }
+            }
+            if span.is_none() && wanted.iter().any(|w| w == "name_tricks") {
+                span = self.analysis.commands.iter().find(|c| c.name_built && !c.tricks.is_empty() && !c.name.is_empty()).map(|c| c.span);
+            }
+            if let Some(s) = span {
+                out.push(Hit { rule: r, span: s });
+            }
+        }
+    }
+}
+
+/// Text-scope rules over one text (the input, or a decoded payload reported at `span`).
+pub fn text_hits(rules: &RuleSet, text: &str, report_span: Option<(usize, usize)>, out: &mut Vec<Hit>) {
+    let mut candidates: Vec<usize> = rules.text_unfiltered.clone();
+    if let Some((ac, kw_rules)) = &rules.text_keywords {
+        for m in ac.find_overlapping_iter(text) {
+            for &r in &kw_rules[m.pattern().as_usize()] {
+                if !candidates.contains(&r) {
+                    candidates.push(r);
+                }
+            }
+        }
+    }
+    for r in candidates {
+        if out.iter().any(|h| h.rule == r) {
+            continue;
+        }
+        let rule: &Rule = &rules.rules[r];
+        let span = match &rule.when.text {
+            Some(re) => match re.find(text) {
+                Some(m) => (m.start(), m.end()),
+                None => continue,
+            },
+            None => (0, text.len()),
+        };
+        out.push(Hit { rule: r, span: report_span.unwrap_or(span) });
+    }
+}

@@ -1,0 +1,386 @@
+//! The rule pack: detection rules as data. The pack ships in the binary
+//! (`rules/default.toml`), users add, disable or override rules in their
+//! policy, and the engine compiles everything once at start. Regexes are
+//! compiled lazily on first use so that a hook process checking `ls` pays
+//! only for the rules that could apply to `ls`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+
+use cordon_core::Severity;
+use regex::Regex;
+use serde::Deserialize;
+
+pub const DEFAULT_PACK: &str = include_str!("../rules/default.toml");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackFile {
+    pub version: String,
+    /// Named lists of program names, referenced as `@name` in `command`, `stdin_from`, ...
+    #[serde(default)]
+    pub sets: BTreeMap<String, Vec<String>>,
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RuleSpec>,
+}
+
+/// What a rule looks at.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Each command a shell call would run (also commands in file content written as scripts).
+    #[default]
+    Command,
+    /// The whole text of a shell call and any payload decoded from it.
+    Text,
+    /// An HTTP tool call: its URL, method and body.
+    Http,
+    /// A file tool reading a path.
+    FileRead,
+    /// A file tool writing a path (and content).
+    FileWrite,
+    /// Facts about the analysis itself: signals such as a decoded payload or a parse failure.
+    Signal,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub id: String,
+    pub kind: String,
+    pub severity: Severity,
+    pub confidence: f64,
+    #[serde(default)]
+    pub attack: Vec<String>,
+    pub message: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub scope: Scope,
+    #[serde(rename = "match")]
+    pub when: Cond,
+    /// A later command in the same call that must also match (download, then execute).
+    #[serde(default)]
+    pub then: Option<Cond>,
+    #[serde(default)]
+    pub tests: RuleTests,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RuleTests {
+    /// Inputs the rule must fire on (shell commands; for http/file scopes, JSON tool inputs).
+    #[serde(default, rename = "match")]
+    pub must_match: Vec<String>,
+    /// Near-misses the rule must not fire on.
+    #[serde(default)]
+    pub ok: Vec<String>,
+}
+
+/// All present conditions must hold.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Cond {
+    pub command: Option<Vec<String>>,
+    pub flags: Option<Vec<String>>,
+    pub option: Option<OptionCond>,
+    pub args: Option<String>,
+    pub argline: Option<String>,
+    pub not_args: Option<String>,
+    pub not_argline: Option<String>,
+    pub privileged: Option<bool>,
+    pub interactive_shell: Option<bool>,
+    pub stdin_from: Option<Vec<String>>,
+    pub pipeline_has: Option<Vec<String>>,
+    pub script_has: Option<Vec<String>>,
+    pub code: Option<String>,
+    pub code_all: Option<Vec<String>>,
+    pub lang: Option<Vec<String>>,
+    pub redirect: Option<String>,
+    pub redirect_write: Option<String>,
+    pub assign: Option<String>,
+    pub dest: Option<Vec<String>>,
+    pub name_built: Option<bool>,
+    /// Scope `text`: literal keywords that must appear (case-insensitive) before `text` is tried.
+    pub keywords: Option<Vec<String>>,
+    pub text: Option<String>,
+    /// Scope `http`/`file_*`: the URL or path.
+    pub path: Option<String>,
+    /// Scope `http`/`file_write`: the body or content.
+    pub content: Option<String>,
+    pub method: Option<Vec<String>>,
+    /// Scope `signal`: `decoded_payload`, `parse_failed`, `too_deep`, `truncated`, `name_tricks`.
+    pub signal: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionCond {
+    pub flags: Vec<String>,
+    pub value: String,
+}
+
+/// A regex compiled on first use. Validity is checked at pack load
+/// (`validate`) so a bad pattern is reported with its rule, not at match time.
+#[derive(Debug)]
+pub struct LazyRegex {
+    pub src: String,
+    re: OnceLock<Regex>,
+}
+
+impl LazyRegex {
+    fn new(src: &str) -> LazyRegex {
+        LazyRegex { src: src.to_string(), re: OnceLock::new() }
+    }
+    pub fn get(&self) -> &Regex {
+        self.re.get_or_init(|| Regex::new(&self.src).unwrap_or_else(|_| Regex::new("$^").expect("never-matching regex")))
+    }
+    pub fn is_match(&self, s: &str) -> bool {
+        self.get().is_match(s)
+    }
+    pub fn find<'a>(&self, s: &'a str) -> Option<regex::Match<'a>> {
+        self.get().find(s)
+    }
+}
+
+#[derive(Debug)]
+pub struct Compiled {
+    pub command: Option<Names>,
+    pub flags: Option<Vec<String>>,
+    pub option: Option<(Vec<String>, LazyRegex)>,
+    pub args: Option<LazyRegex>,
+    pub argline: Option<LazyRegex>,
+    pub not_args: Option<LazyRegex>,
+    pub not_argline: Option<LazyRegex>,
+    pub privileged: Option<bool>,
+    pub interactive_shell: Option<bool>,
+    pub stdin_from: Option<Names>,
+    pub pipeline_has: Option<Names>,
+    pub script_has: Option<Names>,
+    pub code: Option<LazyRegex>,
+    pub code_all: Vec<LazyRegex>,
+    pub lang: Option<Vec<String>>,
+    pub redirect: Option<LazyRegex>,
+    pub redirect_write: Option<LazyRegex>,
+    pub assign: Option<LazyRegex>,
+    pub dest: Option<Vec<String>>,
+    pub name_built: Option<bool>,
+    pub keywords: Vec<String>,
+    pub text: Option<LazyRegex>,
+    pub path: Option<LazyRegex>,
+    pub content: Option<LazyRegex>,
+    pub method: Option<Vec<String>>,
+    pub signal: Option<Vec<String>>,
+}
+
+/// A set of program names; entries ending in `*` match by prefix.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    pub exact: Vec<String>,
+    pub prefixes: Vec<String>,
+}
+
+impl Names {
+    pub fn contains(&self, name: &str) -> bool {
+        self.exact.iter().any(|n| n == name) || self.prefixes.iter().any(|p| name.starts_with(p.as_str()))
+    }
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    pub id: String,
+    pub kind: String,
+    pub severity: Severity,
+    pub confidence: f64,
+    pub attack: Vec<String>,
+    pub message: String,
+    pub scope: Scope,
+    pub when: Compiled,
+    pub then: Option<Compiled>,
+    pub tests: RuleTests,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("rule pack `{origin}`: {message}")]
+pub struct PackError {
+    pub origin: String,
+    pub message: String,
+}
+
+pub struct RuleSet {
+    pub version: String,
+    pub rules: Vec<Rule>,
+    /// Command-scope rules indexed by exact program name.
+    pub by_name: HashMap<String, Vec<usize>>,
+    /// Command-scope rules with prefix names or no name condition: tried on every command.
+    pub generic: Vec<usize>,
+    pub by_scope: HashMap<Scope, Vec<usize>>,
+    /// Keyword prefilter for text rules: (automaton over all keywords, keyword index -> rule indices).
+    pub text_keywords: Option<(aho_corasick::AhoCorasick, Vec<Vec<usize>>)>,
+    pub text_unfiltered: Vec<usize>,
+}
+
+fn resolve_names(list: &[String], sets: &BTreeMap<String, Vec<String>>, origin: &str, id: &str) -> Result<Names, PackError> {
+    let mut names = Names::default();
+    for n in list {
+        let expanded: Vec<String> = if let Some(set) = n.strip_prefix('@') {
+            sets.get(set).cloned().ok_or_else(|| PackError { origin: origin.into(), message: format!("rule `{id}`: unknown set `@{set}`") })?
+        } else {
+            vec![n.clone()]
+        };
+        for e in expanded {
+            match e.strip_suffix('*') {
+                Some(p) => names.prefixes.push(p.to_string()),
+                None => names.exact.push(e),
+            }
+        }
+    }
+    Ok(names)
+}
+
+fn compile_cond(c: &Cond, sets: &BTreeMap<String, Vec<String>>, origin: &str, id: &str, check: bool) -> Result<Compiled, PackError> {
+    let re = |s: &Option<String>| -> Result<Option<LazyRegex>, PackError> {
+        match s {
+            None => Ok(None),
+            Some(src) => {
+                if check {
+                    Regex::new(src).map_err(|e| PackError { origin: origin.into(), message: format!("rule `{id}`: bad regex `{src}`: {e}") })?;
+                }
+                Ok(Some(LazyRegex::new(src)))
+            }
+        }
+    };
+    let names = |l: &Option<Vec<String>>| -> Result<Option<Names>, PackError> { l.as_ref().map(|l| resolve_names(l, sets, origin, id)).transpose() };
+    Ok(Compiled {
+        command: names(&c.command)?,
+        flags: c.flags.clone(),
+        option: match &c.option {
+            Some(o) => Some((o.flags.clone(), re(&Some(o.value.clone()))?.expect("some"))),
+            None => None,
+        },
+        args: re(&c.args)?,
+        argline: re(&c.argline)?,
+        not_args: re(&c.not_args)?,
+        not_argline: re(&c.not_argline)?,
+        privileged: c.privileged,
+        interactive_shell: c.interactive_shell,
+        stdin_from: names(&c.stdin_from)?,
+        pipeline_has: names(&c.pipeline_has)?,
+        script_has: names(&c.script_has)?,
+        code: re(&c.code)?,
+        code_all: c.code_all.iter().flatten().map(|s| re(&Some(s.clone())).map(|r| r.expect("some"))).collect::<Result<_, _>>()?,
+        lang: c.lang.clone(),
+        redirect: re(&c.redirect)?,
+        redirect_write: re(&c.redirect_write)?,
+        assign: re(&c.assign)?,
+        dest: c.dest.clone(),
+        name_built: c.name_built,
+        keywords: c.keywords.clone().unwrap_or_default().iter().map(|k| k.to_ascii_lowercase()).collect(),
+        text: re(&c.text)?,
+        path: re(&c.path)?,
+        content: re(&c.content)?,
+        method: c.method.as_ref().map(|m| m.iter().map(|s| s.to_ascii_uppercase()).collect()),
+        signal: c.signal.clone(),
+    })
+}
+
+impl RuleSet {
+    /// Compile a pack plus user rules. `check_regexes` validates every
+    /// pattern now (policy check, tests); the hot start path skips it and
+    /// relies on the shipped pack having been validated by the test suite.
+    pub fn compile(pack_src: &str, extra: &[toml::Value], overrides: &Overrides, check_regexes: bool) -> Result<RuleSet, PackError> {
+        let pack: PackFile = toml::from_str(pack_src).map_err(|e| PackError { origin: "default".into(), message: e.to_string() })?;
+        let mut specs: Vec<(RuleSpec, &str)> = pack.rules.into_iter().map(|r| (r, "default")).collect();
+        for (i, v) in extra.iter().enumerate() {
+            let spec: RuleSpec = v.clone().try_into().map_err(|e: toml::de::Error| PackError { origin: format!("policy rules.add[{i}]"), message: e.message().to_string() })?;
+            // A user rule with the id of a shipped rule replaces it.
+            specs.retain(|(s, _)| s.id != spec.id);
+            specs.push((spec, "policy"));
+        }
+        let mut rules = Vec::with_capacity(specs.len());
+        for (spec, origin) in specs {
+            if overrides.disabled(&spec.id) {
+                continue;
+            }
+            if !(0.0..=1.0).contains(&spec.confidence) {
+                return Err(PackError { origin: origin.into(), message: format!("rule `{}`: confidence {} not in [0, 1]", spec.id, spec.confidence) });
+            }
+            let when = compile_cond(&spec.when, &pack.sets, origin, &spec.id, check_regexes || origin != "default")?;
+            let then = spec.then.as_ref().map(|t| compile_cond(t, &pack.sets, origin, &spec.id, check_regexes || origin != "default")).transpose()?;
+            let (severity, confidence) = overrides.apply(&spec.id, spec.severity, spec.confidence);
+            rules.push(Rule {
+                id: spec.id,
+                kind: spec.kind,
+                severity,
+                confidence,
+                attack: spec.attack,
+                message: spec.message,
+                scope: spec.scope,
+                when,
+                then,
+                tests: spec.tests,
+            });
+        }
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut generic = Vec::new();
+        let mut by_scope: HashMap<Scope, Vec<usize>> = HashMap::new();
+        let mut kw_list: Vec<String> = Vec::new();
+        let mut kw_rules: Vec<Vec<usize>> = Vec::new();
+        let mut text_unfiltered = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            by_scope.entry(r.scope).or_default().push(i);
+            match r.scope {
+                Scope::Command => match &r.when.command {
+                    Some(n) if n.prefixes.is_empty() => {
+                        for name in &n.exact {
+                            by_name.entry(name.clone()).or_default().push(i);
+                        }
+                    }
+                    _ => generic.push(i),
+                },
+                Scope::Text if !r.when.keywords.is_empty() => {
+                    for k in &r.when.keywords {
+                        match kw_list.iter().position(|x| x == k) {
+                            Some(p) => kw_rules[p].push(i),
+                            None => {
+                                kw_list.push(k.clone());
+                                kw_rules.push(vec![i]);
+                            }
+                        }
+                    }
+                }
+                Scope::Text => text_unfiltered.push(i),
+                _ => {}
+            }
+        }
+        let text_keywords = if kw_list.is_empty() {
+            None
+        } else {
+            let ac = aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(&kw_list)
+                .map_err(|e| PackError { origin: "default".into(), message: e.to_string() })?;
+            Some((ac, kw_rules))
+        };
+        Ok(RuleSet { version: pack.version, rules, by_name, generic, by_scope, text_keywords, text_unfiltered })
+    }
+}
+
+/// Policy changes to rules: disabled ids and severity/confidence overrides.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub disable: Vec<String>,
+    pub changes: BTreeMap<String, cordon_core::policy::RuleOverride>,
+}
+
+impl Overrides {
+    fn disabled(&self, id: &str) -> bool {
+        self.disable.iter().any(|d| d == id || (d.ends_with('*') && id.starts_with(&d[..d.len() - 1]))) || self.changes.get(id).map(|o| o.disabled).unwrap_or(false)
+    }
+    fn apply(&self, id: &str, sev: Severity, conf: f64) -> (Severity, f64) {
+        match self.changes.get(id) {
+            Some(o) => (o.severity.unwrap_or(sev), o.confidence.unwrap_or(conf)),
+            None => (sev, conf),
+        }
+    }
+}
