@@ -194,6 +194,10 @@ impl Engine {
                 matcher::text_hits(&self.rules, &s.detail, Some(s.span), &mut hits);
             }
         }
+        // Text built by expansion (`x=stratum; ... ${x}+tcp://`) is matched as it will run.
+        for c in analysis.commands.iter().filter(|c| c.expanded || c.name_built) {
+            matcher::text_hits(&self.rules, &c.argv.join(" "), Some(c.span), &mut hits);
+        }
         for h in hits {
             self.push_finding(h, text, findings);
         }

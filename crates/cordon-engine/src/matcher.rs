@@ -144,6 +144,17 @@ impl ShellView<'_> {
                 return false;
             }
         }
+        if let Some(b) = w.runs_stdin {
+            if c.runs_stdin != b {
+                return false;
+            }
+        }
+        if let Some(re) = &w.stdin_file {
+            match &c.stdin {
+                Stdin::File(f) if re.is_match(f) => {}
+                _ => return false,
+            }
+        }
         if let Some(b) = w.name_built {
             if (c.name_built && !c.tricks.is_empty()) != b {
                 return false;
@@ -224,7 +235,8 @@ impl ShellView<'_> {
             }
         }
         if let Some(re) = &w.redirect_write {
-            if !c.redirects.iter().any(|r| matches!(r.op, RedirectOp::Write | RedirectOp::Append | RedirectOp::Dup) && re.is_match(&r.target)) {
+            // Where stdout (or stdout and stderr) goes; `2>/dev/null` is not a write of interest.
+            if !c.redirects.iter().any(|r| matches!(r.op, RedirectOp::Write | RedirectOp::Append | RedirectOp::Dup) && r.fd.unwrap_or(1) == 1 && re.is_match(&r.target)) {
                 return false;
             }
         }

@@ -90,6 +90,10 @@ pub struct Cond {
     pub not_argline: Option<String>,
     pub privileged: Option<bool>,
     pub interactive_shell: Option<bool>,
+    /// The command is a shell or interpreter taking its program from stdin.
+    pub runs_stdin: Option<bool>,
+    /// Stdin is redirected from a file whose path matches.
+    pub stdin_file: Option<String>,
     pub stdin_from: Option<Vec<String>>,
     pub pipeline_has: Option<Vec<String>>,
     pub script_has: Option<Vec<String>>,
@@ -154,6 +158,8 @@ pub struct Compiled {
     pub not_argline: Option<LazyRegex>,
     pub privileged: Option<bool>,
     pub interactive_shell: Option<bool>,
+    pub runs_stdin: Option<bool>,
+    pub stdin_file: Option<LazyRegex>,
     pub stdin_from: Option<Names>,
     pub pipeline_has: Option<Names>,
     pub script_has: Option<Names>,
@@ -264,6 +270,8 @@ fn compile_cond(c: &Cond, sets: &BTreeMap<String, Vec<String>>, origin: &str, id
         not_argline: re(&c.not_argline)?,
         privileged: c.privileged,
         interactive_shell: c.interactive_shell,
+        runs_stdin: c.runs_stdin,
+        stdin_file: re(&c.stdin_file)?,
         stdin_from: names(&c.stdin_from)?,
         pipeline_has: names(&c.pipeline_has)?,
         script_has: names(&c.script_has)?,

@@ -13,6 +13,9 @@ use crate::{DestClass, Destination};
 /// fetched second stage lives.
 pub const DEFAULT_ALLOW: &[&str] = &[
     "pypi.org",
+    "upload.pypi.org",
+    "test.pypi.org",
+    "uploads.github.com",
     "files.pythonhosted.org",
     "registry.npmjs.org",
     "registry.yarnpkg.com",

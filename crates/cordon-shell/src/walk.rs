@@ -90,6 +90,10 @@ pub struct Command {
     pub output: Option<String>,
     /// The command is a decoder (base64 -d, xxd -r, rev, ...).
     pub decoder: Option<&'static str>,
+    /// A shell or interpreter that takes its program from stdin (`curl | sh`, `python -`).
+    pub runs_stdin: bool,
+    /// Some argument came out of a variable or command substitution.
+    pub expanded: bool,
 }
 
 impl Command {
@@ -434,6 +438,8 @@ impl Walker {
             pipeline: self.pipelines,
             output: None,
             decoder: None,
+            runs_stdin: false,
+            expanded: false,
         }
     }
 
@@ -524,6 +530,7 @@ impl Walker {
             *first_word = false;
         }
         cmd.tricks.extend(ev.tricks);
+        cmd.expanded |= ev.non_literal && (raw.contains('$') || raw.contains('`'));
         argv.extend(ev.fields);
     }
 
@@ -595,6 +602,9 @@ impl Walker {
         cmd.name = name.clone();
         cmd.argv = argv;
         self.derive(&mut cmd);
+        if cmd.code.is_none() && !matches!(cmd.stdin, Stdin::None | Stdin::File(_)) && interpreter_reads_stdin(&cmd.name, cmd.args()) {
+            cmd.runs_stdin = true;
+        }
         let idx = self.out.commands.len();
         let argv = cmd.argv.clone();
         let stdin = cmd.stdin.clone();
@@ -611,6 +621,7 @@ impl Walker {
                 if rest.is_empty() {
                     if args.iter().any(|a| a == "-s" || a == "-i" || a == "--shell" || a == "--login") {
                         self.out.commands[idx].interactive_shell = true;
+                        self.out.commands[idx].privileged = true;
                     }
                     return;
                 }
@@ -628,6 +639,7 @@ impl Walker {
                     self.parse(&script, &inner);
                 } else {
                     self.out.commands[idx].interactive_shell = true;
+                    self.out.commands[idx].privileged = true;
                 }
             }
             "env" => {
@@ -666,6 +678,13 @@ impl Walker {
                 self.wrapper(&name, args, stdin, &mut inner, idx);
             }
             n if is_shell(n) => self.shell(args, stdin, &mut inner, idx),
+            "osascript" => {
+                let bodies = self.out.commands[idx].code.as_ref().map(|c| applescript_shell_commands(&c.text)).unwrap_or_default();
+                inner.depth += 1;
+                for b in bodies {
+                    self.parse(&b, &inner);
+                }
+            }
             _ => {}
         }
     }
@@ -679,7 +698,13 @@ impl Walker {
             return;
         }
         f.depth += 1;
-        let cmd = self.template(&f, stdin);
+        let mut cmd = self.template(&f, stdin);
+        // `sudo VAR=value prog`: leading assignments set the inner program's environment.
+        let mut argv = argv;
+        while let Some((k, v)) = argv.first().and_then(|a| a.split_once('=')).filter(|(k, _)| is_name(k)) {
+            cmd.assignments.push((k.to_string(), v.to_string()));
+            argv = &argv[1..];
+        }
         self.dispatch(argv.to_vec(), cmd, &f);
     }
 
@@ -849,6 +874,9 @@ impl Walker {
         if i < args.len() && !reads_stdin {
             return; // a script file: its content is not in the command
         }
+        if !matches!(stdin, Stdin::None) {
+            self.out.commands[idx].runs_stdin = true;
+        }
         let payload = match &stdin {
             Stdin::Text(t) => Some((t.clone(), None)),
             Stdin::Pipe(j) => {
@@ -921,6 +949,10 @@ impl Walker {
                 cmd.decoder = Some("hex");
                 cmd.output = piped(self).and_then(|t| decode::hex(&t));
             }
+            "b64decode" => {
+                cmd.decoder = Some("base64");
+                cmd.output = piped(self).and_then(|t| decode::base64(&t));
+            }
             "rev" if args.is_empty() => {
                 cmd.decoder = Some("rev");
                 cmd.output = piped(self).map(|t| decode::rev(&t));
@@ -946,6 +978,12 @@ impl Walker {
                         out.push(v.clone());
                     }
                     i += 2;
+                    continue;
+                }
+                // Attached value: `ruby -e'code'` arrives as `-ecode`.
+                if let Some(f) = flags.iter().find(|f| f.len() == 2 && a.len() > 2 && a.starts_with(**f) && !a[2..].bytes().all(|b| b.is_ascii_alphabetic())) {
+                    out.push(a[f.len()..].to_string());
+                    i += 1;
                     continue;
                 }
                 // Combined short flags ending in the code flag: `python -Bc`, `perl -ne`.
@@ -984,13 +1022,42 @@ impl Walker {
             parts.extend(args.iter().filter(|a| a.starts_with("-M") || a.starts_with("-r")).cloned());
         }
         if parts.is_empty() && stdin_ok {
-            let has_script = args.iter().any(|a| !a.starts_with('-') && a != "-");
+            let has_script = args.iter().any(|a| !a.starts_with('-') && a != "-") || args.iter().any(|a| a == "-m");
             if !has_script || args.iter().any(|a| a == "-") {
                 parts.extend(from_stdin());
             }
         }
         (!parts.is_empty()).then(|| Code { lang, text: parts.join("\n") })
     }
+}
+
+/// An interpreter given no program (no script, no `-c`/`-e`, no `-m`) reads it from stdin.
+fn interpreter_reads_stdin(name: &str, args: &[String]) -> bool {
+    let known = ["python", "python2", "python3", "pypy", "pypy3", "perl", "ruby", "node", "nodejs", "php", "lua", "luajit", "Rscript", "R", "tclsh", "wish", "irb", "osascript", "bun", "deno"];
+    if !known.contains(&name) {
+        return false;
+    }
+    args.iter().all(|a| a == "-" || (a.starts_with('-') && !matches!(a.as_str(), "-m" | "-c" | "-e" | "-E" | "-r" | "-p" | "--eval" | "--print" | "--version" | "-V" | "--help" | "-h")))
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty() && !s.as_bytes()[0].is_ascii_digit() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// AppleScript `do shell script "..."` / `do script "..."` bodies are shell commands.
+fn applescript_shell_commands(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = code;
+    while let Some(p) = rest.find("script \"") {
+        let before = &rest[..p];
+        let body = &rest[p + 8..];
+        let Some(end) = body.find('"') else { break };
+        if before.trim_end().ends_with("do") || before.trim_end().ends_with("shell") {
+            out.push(body[..end].to_string());
+        }
+        rest = &body[end..];
+    }
+    out
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
@@ -1065,6 +1132,15 @@ mod tests {
         let a = analyze("echo eG1yaWc= | base64 -d | sh", &Limits::default());
         assert_eq!(a.commands[0].argv, vec!["echo", "eG1yaWc="]);
         assert!(a.commands.iter().any(|c| c.name == "xmrig"));
+    }
+
+    #[test]
+    fn sudo_environment_and_applescript_shells() {
+        let a = analyze("sudo CRASHPAGER=/x crash -h", &Limits::default());
+        let c = find(&a, "crash");
+        assert_eq!(c.assignments, vec![("CRASHPAGER".to_string(), "/x".to_string())]);
+        let a = analyze("osascript -e 'tell application \"Terminal\" to do script \"tor\"'", &Limits::default());
+        assert!(a.commands.iter().any(|c| c.name == "tor"));
     }
 
     #[test]
