@@ -140,6 +140,7 @@ pub fn analyze(input: &str, limits: &Limits) -> Analysis {
         out: Analysis::default(),
         vars: HashMap::new(),
         aliases: HashMap::new(),
+        files: HashMap::new(),
         pipelines: 0,
     };
     let frame = Frame { depth: 0, via: Vec::new(), privileged: false, span: None, pipe_in: None, base: 0 };
@@ -170,6 +171,8 @@ struct Walker {
     out: Analysis,
     vars: HashMap<String, String>,
     aliases: HashMap<String, String>,
+    /// Files this command writes with known content (`cat > run.sh <<EOF`), by path.
+    files: HashMap<String, String>,
     pipelines: usize,
 }
 
@@ -602,6 +605,7 @@ impl Walker {
         cmd.name = name.clone();
         cmd.argv = argv;
         self.derive(&mut cmd);
+        self.record_written_file(&cmd);
         if cmd.code.is_none() && !matches!(cmd.stdin, Stdin::None | Stdin::File(_)) && interpreter_reads_stdin(&cmd.name, cmd.args()) {
             cmd.runs_stdin = true;
         }
@@ -678,6 +682,14 @@ impl Walker {
                 self.wrapper(&name, args, stdin, &mut inner, idx);
             }
             n if is_shell(n) => self.shell(args, stdin, &mut inner, idx),
+            _ if argv[0].contains('/') && self.files.contains_key(&file_key(&argv[0])) => {
+                // `./run.sh` after writing run.sh: run its content (as shell unless it says otherwise).
+                let content = self.written(&argv[0]).unwrap_or_default();
+                if !content.starts_with("#!") || content.lines().next().map(|l| l.ends_with("sh")).unwrap_or(false) {
+                    inner.depth += 1;
+                    self.parse(&content, &inner);
+                }
+            }
             "osascript" => {
                 let bodies = self.out.commands[idx].code.as_ref().map(|c| applescript_shell_commands(&c.text)).unwrap_or_default();
                 inner.depth += 1;
@@ -687,6 +699,46 @@ impl Walker {
             }
             _ => {}
         }
+    }
+
+    /// Remember what a command writes to a file, so that a script written
+    /// and run in the same call is analysed as what it is.
+    fn record_written_file(&mut self, cmd: &Command) {
+        let content = match (&cmd.output, cmd.name.as_str()) {
+            (Some(o), _) => o.clone(),
+            (None, "tee") => match &cmd.stdin {
+                Stdin::Pipe(j) => match &self.out.commands[*j].output {
+                    Some(o) => o.clone(),
+                    None => return,
+                },
+                Stdin::Text(t) => t.clone(),
+                _ => return,
+            },
+            _ => return,
+        };
+        let mut targets: Vec<(String, bool)> = cmd
+            .redirects
+            .iter()
+            .filter(|r| matches!(r.op, RedirectOp::Write | RedirectOp::Append) && r.fd.unwrap_or(1) == 1)
+            .map(|r| (r.target.clone(), r.op == RedirectOp::Append))
+            .collect();
+        if cmd.name == "tee" {
+            let append = cmd.args().iter().any(|a| a == "-a" || a == "--append");
+            targets.extend(cmd.args().iter().filter(|a| !a.starts_with('-')).map(|a| (a.clone(), append)));
+        }
+        for (path, append) in targets {
+            let key = file_key(&path);
+            if append {
+                self.files.entry(key).or_default().push_str(&content);
+            } else {
+                self.files.insert(key, content.clone());
+            }
+        }
+    }
+
+    /// The content of a script this command wrote earlier, if any.
+    fn written(&self, path: &str) -> Option<String> {
+        self.files.get(&file_key(path)).cloned()
     }
 
     fn run_inner(&mut self, argv: &[String], stdin: Stdin, frame: &Frame) {
@@ -872,7 +924,12 @@ impl Walker {
             break;
         }
         if i < args.len() && !reads_stdin {
-            return; // a script file: its content is not in the command
+            // A script file: analysable when this same command wrote it.
+            if let Some(content) = self.written(&args[i]) {
+                inner.depth += 1;
+                self.parse(&content, inner);
+            }
+            return;
         }
         if !matches!(stdin, Stdin::None) {
             self.out.commands[idx].runs_stdin = true;
@@ -1021,6 +1078,12 @@ impl Walker {
         if lang == "perl" || lang == "ruby" {
             parts.extend(args.iter().filter(|a| a.starts_with("-M") || a.starts_with("-r")).cloned());
         }
+        if parts.is_empty() {
+            // `python x.py` where this same command wrote x.py.
+            if let Some(script) = args.iter().find(|a| !a.starts_with('-')) {
+                parts.extend(self.written(script));
+            }
+        }
         if parts.is_empty() && stdin_ok {
             let has_script = args.iter().any(|a| !a.starts_with('-') && a != "-") || args.iter().any(|a| a == "-m");
             if !has_script || args.iter().any(|a| a == "-") {
@@ -1038,6 +1101,10 @@ fn interpreter_reads_stdin(name: &str, args: &[String]) -> bool {
         return false;
     }
     args.iter().all(|a| a == "-" || (a.starts_with('-') && !matches!(a.as_str(), "-m" | "-c" | "-e" | "-E" | "-r" | "-p" | "--eval" | "--print" | "--version" | "-V" | "--help" | "-h")))
+}
+
+fn file_key(path: &str) -> String {
+    path.trim_start_matches("./").to_string()
 }
 
 fn is_name(s: &str) -> bool {
@@ -1141,6 +1208,20 @@ mod tests {
         assert_eq!(c.assignments, vec![("CRASHPAGER".to_string(), "/x".to_string())]);
         let a = analyze("osascript -e 'tell application \"Terminal\" to do script \"tor\"'", &Limits::default());
         assert!(a.commands.iter().any(|c| c.name == "tor"));
+    }
+
+    #[test]
+    fn scripts_written_then_run_are_analysed() {
+        for cmd in [
+            "cat > /tmp/run.sh <<'EOF'\nssh -R 1:h:2 x\nEOF\nbash /tmp/run.sh",
+            "echo 'ssh -R 1:h:2 x' > run.sh; chmod +x run.sh; ./run.sh",
+            "echo 'ssh -R 1:h:2 x' | tee r.sh; sh r.sh",
+        ] {
+            assert!(analyze(cmd, &Limits::default()).commands.iter().any(|c| c.name == "ssh"), "{cmd}");
+        }
+        let a = analyze("printf 'import pty\\n' > x.py && python3 x.py", &Limits::default());
+        assert!(find(&a, "python3").code.as_ref().unwrap().text.contains("pty"));
+        assert!(!analyze("bash other.sh", &Limits::default()).commands.iter().any(|c| c.depth > 0));
     }
 
     #[test]
