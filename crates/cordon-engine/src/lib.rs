@@ -274,7 +274,7 @@ impl Engine {
                 match content.and_then(|c| re.find(c).map(|m| (c, m))) {
                     Some((c, m)) => {
                         text = c;
-                        span = (m.start(), m.end());
+                        span = m;
                     }
                     None => continue,
                 }

@@ -327,7 +327,7 @@ pub fn text_hits(rules: &RuleSet, text: &str, report_span: Option<(usize, usize)
         let rule: &Rule = &rules.rules[r];
         let span = match &rule.when.text {
             Some(re) => match re.find(text) {
-                Some(m) => (m.start(), m.end()),
+                Some(m) => m,
                 None => continue,
             },
             None => (0, text.len()),

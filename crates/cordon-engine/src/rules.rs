@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 use cordon_core::Severity;
-use regex::Regex;
+use regex::bytes::{Regex, RegexBuilder};
 use serde::Deserialize;
 
 pub const DEFAULT_PACK: &str = include_str!("../rules/default.toml");
@@ -126,6 +126,9 @@ pub struct OptionCond {
 
 /// A regex compiled on first use. Validity is checked at pack load
 /// (`validate`) so a bad pattern is reported with its rule, not at match time.
+/// Patterns are byte-oriented and ASCII (`\w`, `\s`, `(?i)` on ASCII): what
+/// rules match (program names, flags, paths, code) is ASCII, and Unicode
+/// classes made compiling the pack ~10x slower, which a hook process pays.
 #[derive(Debug)]
 pub struct LazyRegex {
     pub src: String,
@@ -137,14 +140,19 @@ impl LazyRegex {
         LazyRegex { src: src.to_string(), re: OnceLock::new() }
     }
     pub fn get(&self) -> &Regex {
-        self.re.get_or_init(|| Regex::new(&self.src).unwrap_or_else(|_| Regex::new("$^").expect("never-matching regex")))
+        self.re.get_or_init(|| build(&self.src).unwrap_or_else(|_| build("$^").expect("never-matching regex")))
     }
     pub fn is_match(&self, s: &str) -> bool {
-        self.get().is_match(s)
+        self.get().is_match(s.as_bytes())
     }
-    pub fn find<'a>(&self, s: &'a str) -> Option<regex::Match<'a>> {
-        self.get().find(s)
+    /// Byte range of the first match.
+    pub fn find(&self, s: &str) -> Option<(usize, usize)> {
+        self.get().find(s.as_bytes()).map(|m| (m.start(), m.end()))
     }
+}
+
+fn build(src: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(src).unicode(false).size_limit(4 << 20).dfa_size_limit(4 << 20).build()
 }
 
 #[derive(Debug)]
@@ -250,7 +258,7 @@ fn compile_cond(c: &Cond, sets: &BTreeMap<String, Vec<String>>, origin: &str, id
             None => Ok(None),
             Some(src) => {
                 if check {
-                    Regex::new(src).map_err(|e| PackError { origin: origin.into(), message: format!("rule `{id}`: bad regex `{src}`: {e}") })?;
+                    build(src).map_err(|e| PackError { origin: origin.into(), message: format!("rule `{id}`: bad regex `{src}`: {e}") })?;
                 }
                 Ok(Some(LazyRegex::new(src)))
             }

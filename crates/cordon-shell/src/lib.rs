@@ -12,6 +12,7 @@
 //! variables assigned earlier in the same command substituted.
 
 mod decode;
+mod heredoc;
 mod lex;
 mod walk;
 mod word;

