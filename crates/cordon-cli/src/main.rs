@@ -233,50 +233,111 @@ fn print_readable(v: &Verdict, input: &str, color: bool) {
 }
 
 /// The check contract: one verdict line per input line, in order, flushed as
-/// we go. Output is flushed whenever no further input is already buffered,
-/// so an interactive producer sees each verdict at once and a batch is not
-/// slowed by a write per line.
+/// we go. Lines are read in batches of whatever input is already buffered
+/// (one line when a producer writes interactively), checked on all cores, and
+/// written back in input order; output is flushed after every batch.
 fn run_jsonl(engine: &Engine) -> ExitCode {
+    use std::collections::BTreeMap;
+    use std::sync::{mpsc, Mutex};
+
+    const MAX_BATCH: usize = 128;
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 16);
     let stdin = std::io::stdin();
     let mut reader = std::io::BufReader::with_capacity(1 << 16, stdin.lock());
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut line = Vec::new();
-    let mut n = 0usize;
-    let mut worst = Decision::Allow;
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => {
-                eprintln!("cordon: reading stdin: {e}");
-                let _ = out.flush();
-                return ExitCode::from(3);
+    let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<(usize, Vec<u8>)>)>(workers * 2);
+    let job_rx = Mutex::new(job_rx);
+    let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<u8>, Decision)>();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let done_tx = done_tx.clone();
+            let job_rx = &job_rx;
+            scope.spawn(move || loop {
+                let job = job_rx.lock().map(|rx| rx.recv());
+                let Ok(Ok((seq, lines))) = job else { return };
+                let mut out = Vec::with_capacity(lines.len() * 96);
+                let mut worst = Decision::Allow;
+                for (n, line) in lines {
+                    let v = check_line(engine, &line, n);
+                    worst = worse(worst, v.decision);
+                    let _ = serde_json::to_writer(&mut out, &v.to_contract_json());
+                    out.push(b'\n');
+                }
+                if done_tx.send((seq, out, worst)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        let writer = scope.spawn(move || -> Result<Decision, std::io::Error> {
+            let stdout = std::io::stdout();
+            let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+            let mut next = 0u64;
+            let mut held: BTreeMap<u64, (Vec<u8>, Decision)> = BTreeMap::new();
+            let mut worst = Decision::Allow;
+            for (seq, bytes, d) in done_rx {
+                held.insert(seq, (bytes, d));
+                while let Some((bytes, d)) = held.remove(&next) {
+                    out.write_all(&bytes)?;
+                    worst = worse(worst, d);
+                    next += 1;
+                }
+                out.flush()?;
+            }
+            out.flush()?;
+            Ok(worst)
+        });
+        let mut seq = 0u64;
+        let mut n = 0usize;
+        let mut batch = Vec::new();
+        let mut read_error = false;
+        loop {
+            let mut line = Vec::new();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) => break,
+                Ok(_) => {
+                    n += 1;
+                    batch.push((n, line));
+                }
+                Err(e) => {
+                    eprintln!("cordon: reading stdin: {e}");
+                    read_error = true;
+                    break;
+                }
+            }
+            if batch.len() >= MAX_BATCH || reader.buffer().is_empty() {
+                if job_tx.send((seq, std::mem::take(&mut batch))).is_err() {
+                    break;
+                }
+                seq += 1;
             }
         }
-        n += 1;
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim();
-        let verdict = match Event::from_json_line(text) {
-            _ if text.is_empty() => Verdict::error(None, "empty line".into(), Some(n)),
-            Ok(ev) => engine.check(&ev),
-            Err((id, msg)) => Verdict::error(id, msg, Some(n)),
-        };
-        worst = match (worst, verdict.decision) {
-            (_, Decision::Block) | (Decision::Block, _) => Decision::Block,
-            (_, Decision::Warn) | (Decision::Warn, _) => Decision::Warn,
-            _ => Decision::Allow,
-        };
-        if serde_json::to_writer(&mut out, &verdict.to_contract_json()).is_err() || out.write_all(b"\n").is_err() {
-            return ExitCode::from(3);
+        if !batch.is_empty() {
+            let _ = job_tx.send((seq, batch));
         }
-        if reader.buffer().is_empty() && out.flush().is_err() {
-            return ExitCode::from(3);
+        drop(job_tx);
+        match writer.join() {
+            Ok(Ok(worst)) if !read_error => ExitCode::from(worst.exit_code() as u8),
+            _ => ExitCode::from(3),
         }
+    })
+}
+
+fn check_line(engine: &Engine, line: &[u8], n: usize) -> Verdict {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim();
+    if text.is_empty() {
+        return Verdict::error(None, "empty line".into(), Some(n));
     }
-    if out.flush().is_err() {
-        return ExitCode::from(3);
+    match Event::from_json_line(text) {
+        Ok(ev) => engine.check(&ev),
+        Err((id, msg)) => Verdict::error(id, msg, Some(n)),
     }
-    ExitCode::from(worst.exit_code() as u8)
+}
+
+fn worse(a: Decision, b: Decision) -> Decision {
+    match (a, b) {
+        (_, Decision::Block) | (Decision::Block, _) => Decision::Block,
+        (_, Decision::Warn) | (Decision::Warn, _) => Decision::Warn,
+        _ => Decision::Allow,
+    }
 }

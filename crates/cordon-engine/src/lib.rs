@@ -184,7 +184,7 @@ impl Engine {
     }
 
     fn match_analysis(&self, analysis: &Analysis, text: &str, egress: &Egress, findings: &mut Vec<Finding>) {
-        let view = ShellView::new(analysis, egress);
+        let view = ShellView::new(analysis, egress, &self.rules);
         let mut hits: Vec<Hit> = Vec::new();
         view.command_hits(&self.rules, &mut hits);
         view.signal_hits(&self.rules, &mut hits);

@@ -22,12 +22,43 @@ const HOST_POSITIONAL: &[&str] = &[
 pub struct ShellView<'a> {
     pub analysis: &'a Analysis,
     pub egress: &'a Egress,
+    keywords: Option<&'a aho_corasick::AhoCorasick>,
     dests: Vec<OnceCell<Vec<Destination>>>,
+    arglines: Vec<OnceCell<String>>,
+    /// Per command: which command-rule keywords occur in its arguments or code.
+    found: Vec<OnceCell<Vec<bool>>>,
 }
 
 impl<'a> ShellView<'a> {
-    pub fn new(analysis: &'a Analysis, egress: &'a Egress) -> ShellView<'a> {
-        ShellView { analysis, egress, dests: (0..analysis.commands.len()).map(|_| OnceCell::new()).collect() }
+    pub fn new(analysis: &'a Analysis, egress: &'a Egress, rules: &'a RuleSet) -> ShellView<'a> {
+        let n = analysis.commands.len();
+        ShellView {
+            analysis,
+            egress,
+            keywords: rules.cmd_keywords.as_ref(),
+            dests: (0..n).map(|_| OnceCell::new()).collect(),
+            arglines: (0..n).map(|_| OnceCell::new()).collect(),
+            found: (0..n).map(|_| OnceCell::new()).collect(),
+        }
+    }
+
+    fn argline(&self, i: usize) -> &str {
+        self.arglines[i].get_or_init(|| self.analysis.commands[i].args().join(" "))
+    }
+
+    fn has_keyword(&self, i: usize, ids: &[usize]) -> bool {
+        let Some(ac) = self.keywords else { return true };
+        let found = self.found[i].get_or_init(|| {
+            let mut seen = vec![false; ac.patterns_len()];
+            let c = &self.analysis.commands[i];
+            for hay in [self.argline(i), c.code.as_ref().map(|x| x.text.as_str()).unwrap_or("")] {
+                for m in ac.find_overlapping_iter(hay) {
+                    seen[m.pattern().as_usize()] = true;
+                }
+            }
+            seen
+        });
+        ids.iter().any(|&k| found[k])
     }
 
     fn destinations(&self, i: usize) -> &[Destination] {
@@ -134,6 +165,9 @@ impl ShellView<'_> {
                 return false;
             }
         }
+        if !w.keyword_ids.is_empty() && !self.has_keyword(i, &w.keyword_ids) {
+            return false;
+        }
         if let Some(p) = w.privileged {
             if c.privileged != p {
                 return false;
@@ -181,17 +215,14 @@ impl ShellView<'_> {
                 return false;
             }
         }
-        if w.argline.is_some() || w.not_argline.is_some() {
-            let line = args.join(" ");
-            if let Some(re) = &w.argline {
-                if !re.is_match(&line) {
-                    return false;
-                }
+        if let Some(re) = &w.argline {
+            if !re.is_match(self.argline(i)) {
+                return false;
             }
-            if let Some(re) = &w.not_argline {
-                if re.is_match(&line) {
-                    return false;
-                }
+        }
+        if let Some(re) = &w.not_argline {
+            if re.is_match(self.argline(i)) {
+                return false;
             }
         }
         if let Some(n) = &w.stdin_from {

@@ -180,6 +180,8 @@ pub struct Compiled {
     pub dest: Option<Vec<String>>,
     pub name_built: Option<bool>,
     pub keywords: Vec<String>,
+    /// Command scope: ids of `keywords` in [`RuleSet::cmd_keywords`].
+    pub keyword_ids: Vec<usize>,
     pub text: Option<LazyRegex>,
     pub path: Option<LazyRegex>,
     pub content: Option<LazyRegex>,
@@ -232,6 +234,9 @@ pub struct RuleSet {
     /// Keyword prefilter for text rules: (automaton over all keywords, keyword index -> rule indices).
     pub text_keywords: Option<(aho_corasick::AhoCorasick, Vec<Vec<usize>>)>,
     pub text_unfiltered: Vec<usize>,
+    /// Keyword prefilter for command rules: one scan of a command's arguments
+    /// and code tells which rules' literal keywords are present.
+    pub cmd_keywords: Option<aho_corasick::AhoCorasick>,
 }
 
 fn resolve_names(list: &[String], sets: &BTreeMap<String, Vec<String>>, origin: &str, id: &str) -> Result<Names, PackError> {
@@ -292,6 +297,7 @@ fn compile_cond(c: &Cond, sets: &BTreeMap<String, Vec<String>>, origin: &str, id
         dest: c.dest.clone(),
         name_built: c.name_built,
         keywords: c.keywords.clone().unwrap_or_default().iter().map(|k| k.to_ascii_lowercase()).collect(),
+        keyword_ids: Vec::new(),
         text: re(&c.text)?,
         path: re(&c.path)?,
         content: re(&c.content)?,
@@ -313,7 +319,7 @@ impl RuleSet {
             specs.retain(|(s, _)| s.id != spec.id);
             specs.push((spec, "policy"));
         }
-        let mut rules = Vec::with_capacity(specs.len());
+        let mut rules: Vec<Rule> = Vec::with_capacity(specs.len());
         for (spec, origin) in specs {
             if overrides.disabled(&spec.id) {
                 continue;
@@ -337,6 +343,29 @@ impl RuleSet {
                 tests: spec.tests,
             });
         }
+        // Command-rule keywords share one automaton; each condition keeps the ids of its own.
+        let mut cmd_kw: Vec<String> = Vec::new();
+        for r in rules.iter_mut().filter(|r| r.scope == Scope::Command) {
+            for cond in std::iter::once(&mut r.when).chain(r.then.as_mut()) {
+                for k in &cond.keywords {
+                    let id = cmd_kw.iter().position(|x| x == k).unwrap_or_else(|| {
+                        cmd_kw.push(k.clone());
+                        cmd_kw.len() - 1
+                    });
+                    cond.keyword_ids.push(id);
+                }
+            }
+        }
+        let cmd_keywords = if cmd_kw.is_empty() {
+            None
+        } else {
+            Some(
+                aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(&cmd_kw)
+                    .map_err(|e| PackError { origin: "default".into(), message: e.to_string() })?,
+            )
+        };
         let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
         let mut generic = Vec::new();
         let mut by_scope: HashMap<Scope, Vec<usize>> = HashMap::new();
@@ -378,7 +407,7 @@ impl RuleSet {
                 .map_err(|e| PackError { origin: "default".into(), message: e.to_string() })?;
             Some((ac, kw_rules))
         };
-        Ok(RuleSet { version: pack.version, rules, by_name, generic, by_scope, text_keywords, text_unfiltered })
+        Ok(RuleSet { version: pack.version, rules, by_name, generic, by_scope, text_keywords, text_unfiltered, cmd_keywords })
     }
 }
 
