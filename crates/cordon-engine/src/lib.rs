@@ -53,7 +53,9 @@ impl Engine {
 
     fn build(policy: Policy, check: bool) -> Result<Engine, EngineError> {
         let overrides = Overrides { disable: policy.rules.disable.clone(), changes: policy.rules.overrides.clone() };
-        let rules = RuleSet::compile(rules::DEFAULT_PACK, &policy.rules.add, &overrides, check)?;
+        // Checked builds (policy check, tests) load the pack with its examples.
+        let source = if check { rules::PackSource::WithExamples } else { rules::PackSource::Compact };
+        let rules = RuleSet::compile(source, &policy.rules.add, &overrides, check)?;
         let e = &policy.egress;
         let egress = Egress::new(&e.allow, &e.deny, !e.replace_defaults).map_err(EngineError::Egress)?;
         let mut profile_egress = Vec::new();

@@ -11,7 +11,19 @@ use cordon_core::Severity;
 use regex::bytes::{Regex, RegexBuilder};
 use serde::Deserialize;
 
+/// The pack's source, with every rule's examples.
 pub const DEFAULT_PACK: &str = include_str!("../rules/default.toml");
+/// The same pack without examples, as JSON (see build.rs): what starts fast.
+const DEFAULT_PACK_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/default_pack.json"));
+
+/// Which form of the shipped pack to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackSource {
+    /// Fast start: no examples.
+    Compact,
+    /// With examples, for `rules test` and the test suite.
+    WithExamples,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -310,8 +322,12 @@ impl RuleSet {
     /// Compile a pack plus user rules. `check_regexes` validates every
     /// pattern now (policy check, tests); the hot start path skips it and
     /// relies on the shipped pack having been validated by the test suite.
-    pub fn compile(pack_src: &str, extra: &[toml::Value], overrides: &Overrides, check_regexes: bool) -> Result<RuleSet, PackError> {
-        let pack: PackFile = toml::from_str(pack_src).map_err(|e| PackError { origin: "default".into(), message: e.to_string() })?;
+    pub fn compile(source: PackSource, extra: &[toml::Value], overrides: &Overrides, check_regexes: bool) -> Result<RuleSet, PackError> {
+        let err = |message: String| PackError { origin: "default".into(), message };
+        let pack: PackFile = match source {
+            PackSource::Compact => serde_json::from_str(DEFAULT_PACK_JSON).map_err(|e| err(e.to_string()))?,
+            PackSource::WithExamples => toml::from_str(DEFAULT_PACK).map_err(|e| err(e.to_string()))?,
+        };
         let mut specs: Vec<(RuleSpec, &str)> = pack.rules.into_iter().map(|r| (r, "default")).collect();
         for (i, v) in extra.iter().enumerate() {
             let spec: RuleSpec = v.clone().try_into().map_err(|e: toml::de::Error| PackError { origin: format!("policy rules.add[{i}]"), message: e.message().to_string() })?;
@@ -361,6 +377,7 @@ impl RuleSet {
         } else {
             Some(
                 aho_corasick::AhoCorasick::builder()
+                    .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
                     .ascii_case_insensitive(true)
                     .build(&cmd_kw)
                     .map_err(|e| PackError { origin: "default".into(), message: e.to_string() })?,
@@ -402,6 +419,7 @@ impl RuleSet {
             None
         } else {
             let ac = aho_corasick::AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
                 .ascii_case_insensitive(true)
                 .build(&kw_list)
                 .map_err(|e| PackError { origin: "default".into(), message: e.to_string() })?;

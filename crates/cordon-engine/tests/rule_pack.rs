@@ -154,3 +154,12 @@ fn hostile_inputs_get_a_verdict() {
     let quotes = "'\"".repeat(50_000);
     let _ = e.check(&Event::shell(&quotes));
 }
+
+#[test]
+fn compact_pack_matches_its_source() {
+    let fast = Engine::new(Policy::default()).unwrap();
+    let full = engine();
+    let ids = |e: &Engine| e.rules().rules.iter().map(|r| (r.id.clone(), r.severity, r.kind.clone())).collect::<Vec<_>>();
+    assert_eq!(ids(&fast), ids(&full));
+    assert!(fast.rules().rules.iter().all(|r| r.tests.must_match.is_empty()), "compact pack carries no examples");
+}
