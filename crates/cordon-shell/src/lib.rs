@@ -11,7 +11,9 @@
 //! a shell. Words are evaluated: quotes removed, ANSI-C escapes decoded,
 //! variables assigned earlier in the same command substituted.
 
+mod code;
 mod decode;
+mod glob;
 mod heredoc;
 mod lex;
 mod walk;

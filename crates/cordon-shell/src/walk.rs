@@ -644,6 +644,21 @@ impl Walker {
             expanded.extend(argv.drain(1..));
             argv = expanded;
         }
+        if argv[0].contains(['?', '*', '[']) {
+            if let Some(p) = crate::glob::resolve_program(&argv[0]) {
+                cmd.tricks.push("glob in program name");
+                cmd.name_built = true;
+                argv[0] = p;
+            }
+        }
+        for a in argv.iter_mut().skip(1) {
+            if a.contains(['?', '*', '[']) {
+                if let Some(p) = crate::glob::resolve_sensitive(a) {
+                    cmd.tricks.push("glob naming a sensitive file");
+                    *a = p;
+                }
+            }
+        }
         let name = command_name(&argv[0]);
         cmd.name = name.clone();
         cmd.argv = argv;
@@ -731,6 +746,20 @@ impl Walker {
                 if !content.starts_with("#!") || content.lines().next().map(|l| l.ends_with("sh")).unwrap_or(false) {
                     inner.depth += 1;
                     self.parse(&content, &inner);
+                }
+            }
+            _ if self.out.commands[idx].code.as_ref().is_some_and(|c| c.lang != "awk" || c.text.contains("system")) => {
+                // Shell commands handed to system()/exec()/popen()/subprocess in inline code.
+                let code = self.out.commands[idx].code.clone().map(|c| c.text).unwrap_or_default();
+                let mut f = inner.clone();
+                f.depth += 1;
+                for cmd in crate::code::shell_strings(&code) {
+                    self.parse(&cmd, &f);
+                }
+                if name == "osascript" {
+                    for b in applescript_shell_commands(&code) {
+                        self.parse(&b, &f);
+                    }
                 }
             }
             "osascript" => {

@@ -219,7 +219,13 @@ fn expansion(raw: &str, i: usize, env: &mut dyn Env, out: &mut Evaluated) -> (us
             }
             (j, env.var(name), false)
         }
-        Some(c) if c.is_ascii_digit() || matches!(c, b'@' | b'*' | b'#' | b'?' | b'$' | b'!' | b'-') => (i + 2, None, false),
+        // An agent's command runs with no positional parameters: `$@`, `$*`, `$1` are empty,
+        // which is how `c$@url` spells `curl`.
+        Some(c) if c.is_ascii_digit() && *c != b'0' || matches!(c, b'@' | b'*') => {
+            out.tricks.push("empty positional expansion");
+            (i + 2, Some(String::new()), true)
+        }
+        Some(c) if matches!(c, b'0' | b'#' | b'?' | b'$' | b'!' | b'-') => (i + 2, None, false),
         _ => (i + 1, Some("$".into()), true),
     }
 }
@@ -297,5 +303,7 @@ mod tests {
         assert_eq!(ev("$unknown").fields, vec!["$unknown"]);
         assert!(ev("$unknown").dynamic);
         assert_eq!(ev("plain").fields, vec!["plain"]);
+        assert_eq!(ev("c$@url").fields, vec!["curl"]);
+        assert_eq!(ev("s$1h").fields, vec!["sh"]);
     }
 }
