@@ -68,7 +68,15 @@ enum RulesCmd {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 3, never 2: a hook reads 2 as "blocked".
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 3 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
     match cli.command {
         Cmd::Check { command, policy, json, jsonl, tool } => {
             let engine = match load_engine(policy.as_ref(), false) {
@@ -127,7 +135,14 @@ fn load_engine(path: Option<&PathBuf>, checked: bool) -> Result<Engine, String> 
         }
     };
     let engine = if checked { Engine::new_checked(policy) } else { Engine::new(policy) };
-    engine.map_err(|e| e.to_string())
+    let engine = engine.map_err(|e| match path {
+        Some(p) => format!("{}: {e}", p.display()),
+        None => e.to_string(),
+    })?;
+    for id in &engine.rules().unknown_ids {
+        eprintln!("cordon: warning: policy names rule `{id}`, which does not exist");
+    }
+    Ok(engine)
 }
 
 fn policy_check(file: &PathBuf) -> ExitCode {
@@ -146,24 +161,50 @@ fn policy_check(file: &PathBuf) -> ExitCode {
             ExitCode::from(1)
         }
         Ok(policy) => match Engine::new_checked(policy) {
-            Ok(e) => {
+            Ok(e) if e.rules().unknown_ids.is_empty() => {
                 println!("{}: ok ({} rules in effect, mode {:?})", file.display(), e.rules().rules.len(), e.policy().mode);
                 ExitCode::SUCCESS
             }
+            Ok(e) => {
+                for id in &e.rules().unknown_ids {
+                    let line = line_of(&src, &format!("\"{id}\"")).unwrap_or(1);
+                    eprintln!("{}:{}: no rule has the id `{id}`", file.display(), line);
+                }
+                ExitCode::from(1)
+            }
             Err(err) => {
-                // Rule errors name the rule; find its line in the file.
-                let msg = err.to_string();
-                let line = msg
-                    .split('`')
-                    .nth(3)
-                    .and_then(|id| src.lines().position(|l| l.contains(&format!("\"{id}\""))))
-                    .map(|l| l + 1)
-                    .unwrap_or(1);
-                eprintln!("{}:{}: {}", file.display(), line, msg);
+                eprintln!("{}:{}: {}", file.display(), engine_error_line(&src, &err.to_string()), err);
                 ExitCode::from(1)
             }
         },
     }
+}
+
+/// 1-based line of the first occurrence of `needle`.
+fn line_of(src: &str, needle: &str) -> Option<usize> {
+    src.find(needle).map(|p| src[..p].matches('\n').count() + 1)
+}
+
+/// Where in the policy file an engine error points: the `[[rules.add]]` entry
+/// it names (by index, or the rule id in it), or the egress entry it quotes.
+fn engine_error_line(src: &str, msg: &str) -> usize {
+    if let Some(i) = msg.split("rules.add[").nth(1).and_then(|r| r.split(']').next()).and_then(|n| n.parse::<usize>().ok()) {
+        let starts: Vec<usize> = src.lines().enumerate().filter(|(_, l)| l.trim() == "[[rules.add]]").map(|(n, _)| n + 1).collect();
+        if let Some(l) = starts.get(i) {
+            return *l;
+        }
+    }
+    if let Some(id) = msg.split("rule `").nth(1).and_then(|r| r.split('`').next()) {
+        if let Some(l) = line_of(src, &format!("\"{id}\"")) {
+            return l;
+        }
+    }
+    if let Some(entry) = msg.split("entry \"").nth(1).and_then(|r| r.split('"').next()) {
+        if let Some(l) = line_of(src, &format!("\"{entry}\"")) {
+            return l;
+        }
+    }
+    1
 }
 
 fn check_one(engine: &Engine, command: Option<String>, tool: &str, json: bool) -> ExitCode {

@@ -46,6 +46,13 @@ fn main() {
             base.push(t0.elapsed().as_nanos());
         }
     }
+    if std::env::var_os("SLOWEST").is_some() {
+        let mut per: Vec<(u128, &str)> = lines.iter().enumerate().map(|(i, (l, _))| (check[i], l.as_str())).collect();
+        per.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        for (t, l) in per.iter().take(12) {
+            println!("{:>8.1} us  {}", *t as f64 / 1e3, &l[..l.len().min(160)]);
+        }
+    }
     check.sort_unstable();
     base.sort_unstable();
     let (c50, c99, cmax) = (percentile(&check, 0.5), percentile(&check, 0.99), *check.last().unwrap());

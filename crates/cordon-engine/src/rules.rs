@@ -249,6 +249,8 @@ pub struct RuleSet {
     /// Keyword prefilter for command rules: one scan of a command's arguments
     /// and code tells which rules' literal keywords are present.
     pub cmd_keywords: Option<aho_corasick::AhoCorasick>,
+    /// Ids the policy disables or overrides that name no rule (likely typos).
+    pub unknown_ids: Vec<String>,
 }
 
 fn resolve_names(list: &[String], sets: &BTreeMap<String, Vec<String>>, origin: &str, id: &str) -> Result<Names, PackError> {
@@ -331,10 +333,21 @@ impl RuleSet {
         let mut specs: Vec<(RuleSpec, &str)> = pack.rules.into_iter().map(|r| (r, "default")).collect();
         for (i, v) in extra.iter().enumerate() {
             let spec: RuleSpec = v.clone().try_into().map_err(|e: toml::de::Error| PackError { origin: format!("policy rules.add[{i}]"), message: e.message().to_string() })?;
+            if !(0.0..=1.0).contains(&spec.confidence) {
+                return Err(PackError { origin: format!("policy rules.add[{i}]"), message: format!("rule `{}`: confidence {} not in [0, 1]", spec.id, spec.confidence) });
+            }
             // A user rule with the id of a shipped rule replaces it.
             specs.retain(|(s, _)| s.id != spec.id);
             specs.push((spec, "policy"));
         }
+        let mut unknown_ids: Vec<String> = overrides
+            .disable
+            .iter()
+            .chain(overrides.changes.keys())
+            .filter(|d| !specs.iter().any(|(s, _)| s.id == **d || (d.ends_with('*') && s.id.starts_with(&d[..d.len() - 1]))))
+            .cloned()
+            .collect();
+        unknown_ids.dedup();
         let mut rules: Vec<Rule> = Vec::with_capacity(specs.len());
         for (spec, origin) in specs {
             if overrides.disabled(&spec.id) {
@@ -425,7 +438,7 @@ impl RuleSet {
                 .map_err(|e| PackError { origin: "default".into(), message: e.to_string() })?;
             Some((ac, kw_rules))
         };
-        Ok(RuleSet { version: pack.version, rules, by_name, generic, by_scope, text_keywords, text_unfiltered, cmd_keywords })
+        Ok(RuleSet { version: pack.version, rules, by_name, generic, by_scope, text_keywords, text_unfiltered, cmd_keywords, unknown_ids })
     }
 }
 
