@@ -31,6 +31,10 @@
 #   FUZZ_SANITIZER  none (default: the crates are safe Rust, and it is ~2x faster)
 #                   or address, leak, ... (as for `cargo fuzz run -s`)
 #   FUZZ_JOBS       parallel libFuzzer jobs per target (default 1)
+#   FUZZ_KEEP_GOING 1: do not stop at the first crash (libFuzzer fork mode with
+#                   -ignore_crashes/-ignore_timeouts/-ignore_ooms, FUZZ_JOBS forks);
+#                   every crash is still saved and still fails the script. For
+#                   looking past a known bug; replay fuzz/artifacts/<target>/* to sort them.
 #   FUZZ_ARGS       extra libFuzzer flags, appended
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -123,7 +127,11 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "fuzz/artifacts/$t"
   par=()
   # -jobs/-workers (even =1) switch libFuzzer to child processes logging to fuzz-N.log.
-  [ "$JOBS" -gt 1 ] && par=(-jobs="$JOBS" -workers="$JOBS")
+  if [ "${FUZZ_KEEP_GOING:-0}" = 1 ]; then
+    par=(-fork="$JOBS" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
+  elif [ "$JOBS" -gt 1 ]; then
+    par=(-jobs="$JOBS" -workers="$JOBS")
+  fi
   # shellcheck disable=SC2086
   cargo fuzz run -s "$SANITIZER" "$t" "fuzz/corpus/$t" -- \
     -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
