@@ -209,8 +209,9 @@ pub struct Names {
 }
 
 impl Names {
+    /// `exact` is kept sorted (see `resolve_names`), so lookups are binary searches.
     pub fn contains(&self, name: &str) -> bool {
-        self.exact.iter().any(|n| n == name) || self.prefixes.iter().any(|p| name.starts_with(p.as_str()))
+        self.exact.binary_search_by(|n| n.as_str().cmp(name)).is_ok() || self.prefixes.iter().any(|p| name.starts_with(p.as_str()))
     }
 }
 
@@ -268,6 +269,8 @@ fn resolve_names(list: &[String], sets: &BTreeMap<String, Vec<String>>, origin: 
             }
         }
     }
+    names.exact.sort();
+    names.exact.dedup();
     Ok(names)
 }
 
