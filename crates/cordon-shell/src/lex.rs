@@ -59,12 +59,37 @@ pub fn close_brace(s: &[u8], start: usize) -> Option<usize> {
     None
 }
 
-/// Deepest nesting of `(`, `{` and backquotes: a cheap bound checked before
-/// the recursive-descent parser is given hostile input.
+/// Deepest nesting of `(`, `{` and backquotes outside single and double
+/// quotes: a cheap bound checked before the parser sees hostile input. The
+/// parser backtracks exponentially on unclosed `(` (40 ms at 20 levels,
+/// doubling per level), so deep nesting goes to the line fallback instead.
 pub fn max_nesting(s: &str) -> usize {
+    let b = s.as_bytes();
     let (mut depth, mut max, mut backq) = (0usize, 0usize, false);
-    for b in s.bytes() {
-        match b {
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'\'' => {
+                while i + 1 < b.len() && b[i + 1] != b'\'' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    // `$(` inside double quotes still nests.
+                    if b[i.min(b.len() - 1)] == b'(' {
+                        depth += 1;
+                        max = max.max(depth + backq as usize);
+                    }
+                    i += 1;
+                }
+            }
             b'(' | b'{' => {
                 depth += 1;
                 max = max.max(depth + backq as usize);
@@ -73,6 +98,7 @@ pub fn max_nesting(s: &str) -> usize {
             b'`' => backq = !backq,
             _ => {}
         }
+        i += 1;
     }
     max
 }
@@ -352,6 +378,8 @@ mod tests {
     fn scanners() {
         assert_eq!(close_paren(b"echo (a) ')' x) rest", 0), Some(15));
         assert_eq!(max_nesting("$($($(x)))"), 3);
+        assert_eq!(max_nesting("python -c 'print(((((1)))))'"), 0);
+        assert_eq!(max_nesting("((((("), 5);
         let parts = tolerant_split("sudo ssh user@h 'cat /f\" ; nc -e sh");
         assert_eq!(parts[0].0, vec!["sudo", "ssh", "user@h", "cat /f\" ; nc -e sh"]);
         let parts = tolerant_split("a b; c 'd e'");

@@ -16,7 +16,7 @@ pub struct Limits {
     pub max_commands: usize,
     /// Longer texts skip the full parser and go to the line-by-line path.
     pub max_parse_bytes: usize,
-    /// Deeper bracket nesting skips the (recursive) parser.
+    /// Deeper bracket nesting skips the parser (it backtracks exponentially on unclosed `(`).
     pub max_nesting: usize,
     /// Build plain lists (no expansions) without the parser; off only to compare the two.
     pub plain_fast_path: bool,
@@ -24,7 +24,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_depth: 8, max_commands: 4096, max_parse_bytes: 64 * 1024, max_nesting: 48, plain_fast_path: true }
+        Limits { max_depth: 8, max_commands: 4096, max_parse_bytes: 64 * 1024, max_nesting: 12, plain_fast_path: true }
     }
 }
 

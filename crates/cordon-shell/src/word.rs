@@ -60,6 +60,17 @@ impl Builder {
     }
 }
 
+/// `i` moved forward to a char boundary of `raw`, and no further than its end:
+/// scanners skip "the byte after a backslash", which may sit inside a
+/// multi-byte character or past the end of hostile input.
+fn ceil(raw: &str, i: usize) -> usize {
+    let mut i = i.min(raw.len());
+    while !raw.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
 pub(crate) fn eval(raw: &str, env: &mut dyn Env) -> Evaluated {
     let mut out = Evaluated::default();
     // Fast path: most words are plain text.
@@ -112,7 +123,8 @@ pub(crate) fn eval(raw: &str, env: &mut dyn Env) -> Evaluated {
                     }
                     j += 1;
                 }
-                let body = &raw[i + 2..j.min(s.len())];
+                let j = ceil(raw, j);
+                let body = &raw[ceil(raw, i + 2).min(j)..j];
                 if body.contains("\\x") || body.contains("\\u") || body.bytes().zip(body.bytes().skip(1)).any(|(a, c)| a == b'\\' && c.is_ascii_digit()) {
                     out.tricks.push("ANSI-C escapes");
                 }
@@ -121,6 +133,7 @@ pub(crate) fn eval(raw: &str, env: &mut dyn Env) -> Evaluated {
             }
             b'$' | b'`' => {
                 let (end, value, quoted_like) = expansion(raw, i, env, &mut out);
+                let end = ceil(raw, end).max(i + 1);
                 match value {
                     Some(v) if quoted_like => b.push_quoted(&v),
                     Some(v) => b.push_split(&v),
@@ -159,6 +172,7 @@ fn double_quoted(raw: &str, start: usize, env: &mut dyn Env, out: &mut Evaluated
             }
             b'$' | b'`' => {
                 let (end, value, _) = expansion(raw, i, env, out);
+                let end = ceil(raw, end).max(i + 1);
                 match value {
                     Some(v) => text.push_str(&v),
                     None => {
@@ -189,7 +203,8 @@ fn expansion(raw: &str, i: usize, env: &mut dyn Env, out: &mut Evaluated) -> (us
             }
             j += 1;
         }
-        let body = raw[i + 1..j.min(s.len())].replace("\\`", "`");
+        let j = ceil(raw, j);
+        let body = raw[ceil(raw, i + 1).min(j)..j].replace("\\`", "`");
         return (j + 1, env.substitute(&body), false);
     }
     match s.get(i + 1) {
@@ -198,13 +213,13 @@ fn expansion(raw: &str, i: usize, env: &mut dyn Env, out: &mut Evaluated) -> (us
             (end, None, true)
         }
         Some(b'(') => {
-            let end = lex::close_paren(s, i + 2).unwrap_or(s.len());
-            let body = &raw[i + 2..end.saturating_sub(1).max(i + 2)];
+            let end = ceil(raw, lex::close_paren(s, i + 2).unwrap_or(s.len()));
+            let body = &raw[i + 2..ceil(raw, end.saturating_sub(1)).max(i + 2)];
             (end, env.substitute(body), false)
         }
         Some(b'{') => {
-            let end = lex::close_brace(s, i + 2).unwrap_or(s.len());
-            let body = &raw[i + 2..end.saturating_sub(1).max(i + 2)];
+            let end = ceil(raw, lex::close_brace(s, i + 2).unwrap_or(s.len()));
+            let body = &raw[i + 2..ceil(raw, end.saturating_sub(1)).max(i + 2)];
             (end, braced(body, env, out), false)
         }
         Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {
