@@ -59,8 +59,7 @@ pub fn close_brace(s: &[u8], start: usize) -> Option<usize> {
     None
 }
 
-/// Deepest nesting of `(`, `{` and backquotes outside single and double
-/// quotes: a cheap bound checked before the parser sees hostile input. The
+/// Deepest nesting of `(` and backquotes outside single quotes: a cheap bound checked before the parser sees hostile input. The
 /// parser backtracks exponentially on unclosed `(` (40 ms at 20 levels,
 /// doubling per level), so deep nesting goes to the line fallback instead.
 pub fn max_nesting(s: &str) -> usize {
@@ -77,24 +76,32 @@ pub fn max_nesting(s: &str) -> usize {
                 i += 1;
             }
             b'"' => {
+                // Inside double quotes only `$(` nests; other parens are text.
+                let mut opened = 0usize;
                 i += 1;
                 while i < b.len() && b[i] != b'"' {
-                    if b[i] == b'\\' {
-                        i += 1;
-                    }
-                    // `$(` inside double quotes still nests.
-                    if b[i.min(b.len() - 1)] == b'(' {
-                        depth += 1;
-                        max = max.max(depth + backq as usize);
+                    match b[i] {
+                        b'\\' => i += 1,
+                        b'$' if b.get(i + 1) == Some(&b'(') => {
+                            depth += 1;
+                            opened += 1;
+                            max = max.max(depth + backq as usize);
+                            i += 1;
+                        }
+                        b')' if opened > 0 => {
+                            depth = depth.saturating_sub(1);
+                            opened -= 1;
+                        }
+                        _ => {}
                     }
                     i += 1;
                 }
             }
-            b'(' | b'{' => {
+            b'(' => {
                 depth += 1;
                 max = max.max(depth + backq as usize);
             }
-            b')' | b'}' => depth = depth.saturating_sub(1),
+            b')' => depth = depth.saturating_sub(1),
             b'`' => backq = !backq,
             _ => {}
         }
@@ -380,6 +387,8 @@ mod tests {
         assert_eq!(max_nesting("$($($(x)))"), 3);
         assert_eq!(max_nesting("python -c 'print(((((1)))))'"), 0);
         assert_eq!(max_nesting("((((("), 5);
+        assert_eq!(max_nesting("python -c \"f(g(h(i(j(k(l(m(n(o(p(q(r(1)))))))))))))\""), 0);
+        assert_eq!(max_nesting("echo \"$(a $(b))\""), 2);
         let parts = tolerant_split("sudo ssh user@h 'cat /f\" ; nc -e sh");
         assert_eq!(parts[0].0, vec!["sudo", "ssh", "user@h", "cat /f\" ; nc -e sh"]);
         let parts = tolerant_split("a b; c 'd e'");

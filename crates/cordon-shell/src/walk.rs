@@ -235,7 +235,7 @@ impl Walker {
         if self.full() {
             return;
         }
-        if text.len() > self.limits.max_parse_bytes || lex::max_nesting(text) > self.limits.max_nesting {
+        if text.len() > self.limits.max_parse_bytes {
             self.fallback(text, frame, false);
             return;
         }
@@ -244,7 +244,8 @@ impl Walker {
             return;
         }
         let opts = brush_parser::ParserOptions::default();
-        if let Some(split) = heredoc::split(text) {
+        let too_nested = |t: &str| lex::max_nesting(t) > self.limits.max_nesting;
+        if let Some(split) = heredoc::split(text).filter(|s| !too_nested(&s.text)) {
             if let Ok(program) = brush_parser::Parser::new(std::io::Cursor::new(split.text.as_str()), &opts).parse_program() {
                 let (mark_cmds, mark_sigs) = (self.out.commands.len(), self.out.signals.len());
                 let n = split.bodies.len();
@@ -265,6 +266,10 @@ impl Walker {
                 self.out.commands.truncate(mark_cmds);
                 self.out.signals.truncate(mark_sigs);
             }
+        }
+        if lex::max_nesting(text) > self.limits.max_nesting {
+            self.fallback(text, frame, false);
+            return;
         }
         self.heredocs.push((Vec::new(), Vec::new()));
         match brush_parser::Parser::new(std::io::Cursor::new(text), &opts).parse_program() {
