@@ -4,6 +4,16 @@
 
 /// Index just past the `)` closing a `$(` whose body starts at `start`.
 pub fn close_paren(s: &[u8], start: usize) -> Option<usize> {
+    close(s, start, b'(', b')')
+}
+
+/// Index just past the `}` closing a `${` whose body starts at `start`.
+pub fn close_brace(s: &[u8], start: usize) -> Option<usize> {
+    close(s, start, b'{', b'}')
+}
+
+/// The matching `close` for an `open` already consumed, skipping quoted text and escapes.
+fn close(s: &[u8], start: usize, open: u8, close: u8) -> Option<usize> {
     let mut depth = 1usize;
     let mut i = start;
     while i < s.len() {
@@ -24,29 +34,8 @@ pub fn close_paren(s: &[u8], start: usize) -> Option<usize> {
                     i += 1;
                 }
             }
-            b'(' => depth += 1,
-            b')' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i + 1);
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    None
-}
-
-/// Index just past the `}` closing a `${` whose body starts at `start`.
-pub fn close_brace(s: &[u8], start: usize) -> Option<usize> {
-    let mut depth = 1usize;
-    let mut i = start;
-    while i < s.len() {
-        match s[i] {
-            b'\\' => i += 1,
-            b'{' => depth += 1,
-            b'}' => {
+            c if c == open => depth += 1,
+            c if c == close => {
                 depth -= 1;
                 if depth == 0 {
                     return Some(i + 1);
