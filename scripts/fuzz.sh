@@ -125,17 +125,23 @@ fail=0
 for t in "${TARGETS[@]}"; do
   echo "=== fuzz $t for ${SECONDS_PER_TARGET}s (sanitizer: $SANITIZER, jobs: $JOBS)" >&2
   mkdir -p "fuzz/artifacts/$t"
-  par=()
-  # -jobs/-workers (even =1) switch libFuzzer to child processes logging to fuzz-N.log.
+  common=(-max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1)
   if [ "${FUZZ_KEEP_GOING:-0}" = 1 ]; then
-    par=(-fork="$JOBS" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
-  elif [ "$JOBS" -gt 1 ]; then
-    par=(-jobs="$JOBS" -workers="$JOBS")
+    # Run the built binary itself: after a run with crashes `cargo fuzz run`
+    # replays every artifact through `cargo run`, which takes minutes for hundreds.
+    cargo fuzz build -s "$SANITIZER" "$t" || { echo "fuzz.sh: build of $t failed" >&2; exit 2; }
+    triple="$(rustc -vV | sed -n 's/^host: //p')"
+    # shellcheck disable=SC2086
+    "fuzz/target/$triple/release/$t" "${common[@]}" \
+      -fork="$JOBS" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+      -artifact_prefix="fuzz/artifacts/$t/" ${FUZZ_ARGS:-} "fuzz/corpus/$t"
+  else
+    par=()
+    # -jobs/-workers (even =1) switch libFuzzer to child processes logging to fuzz-N.log.
+    [ "$JOBS" -gt 1 ] && par=(-jobs="$JOBS" -workers="$JOBS")
+    # shellcheck disable=SC2086
+    cargo fuzz run -s "$SANITIZER" "$t" "fuzz/corpus/$t" -- "${common[@]}" "${par[@]}" ${FUZZ_ARGS:-}
   fi
-  # shellcheck disable=SC2086
-  cargo fuzz run -s "$SANITIZER" "$t" "fuzz/corpus/$t" -- \
-    -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
-    -print_final_stats=1 "${par[@]}" ${FUZZ_ARGS:-}
   rc=$?
   # With -jobs > 1 libFuzzer exits 0 even when a worker crashed: look for artifacts too.
   found="$(find "fuzz/artifacts/$t" -type f \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \) -newer "fuzz/corpus/$t/seed-001" 2>/dev/null)"

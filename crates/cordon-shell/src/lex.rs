@@ -167,6 +167,48 @@ pub fn tolerant_split(line: &str) -> Vec<(Vec<String>, (usize, usize))> {
     cmds
 }
 
+/// False for texts that brush-parser 0.4 cannot survive, found by fuzzing:
+/// a redirection fd number above `i32::MAX` (`2147483648>x`: an `unwrap` in
+/// its grammar panics; fixed upstream in brush PR #1271, unreleased) and a
+/// heredoc whose delimiter is empty, starts with a control character or holds
+/// an expansion (`<<\r\t`, `<<E$(\t`: its tokenizer loops forever allocating;
+/// brush PR #1270, open). Such texts go to the line-by-line fallback.
+pub fn parser_safe(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut digits = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if c.is_ascii_digit() {
+            digits += 1;
+            continue;
+        }
+        if digits >= 10 && (c == b'>' || c == b'<') {
+            return false;
+        }
+        digits = 0;
+        if c == b'<' && b.get(i + 1) == Some(&b'<') && b.get(i + 2) != Some(&b'<') && (i == 0 || b[i - 1] != b'<') {
+            let mut j = i + 2;
+            if b.get(j) == Some(&b'-') {
+                j += 1;
+            }
+            while j < b.len() && (b[j] == b' ' || b[j] == b'\t') {
+                j += 1;
+            }
+            match b.get(j) {
+                None => return false,
+                Some(&c) if c < 0x20 || c == 0x7f || b"$`;|&<>()".contains(&c) => return false,
+                _ => {}
+            }
+            while j < b.len() && !matches!(b[j], b' ' | b'\t' | b'\n' | b';' | b'|' | b'&' | b'<' | b'>' | b'(' | b')') {
+                if b[j] < 0x20 || b[j] == 0x7f || b[j] == b'$' || b[j] == b'`' {
+                    return false;
+                }
+                j += 1;
+            }
+        }
+    }
+    true
+}
+
 /// A command of a plain list (see [`plain_list`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlainCommand {
@@ -367,6 +409,16 @@ mod tests {
         assert_eq!(l[1][1].redirects, vec![(None, ">", "out.txt".to_string())]);
         for bad in ["echo $HOME", "echo \"$x\"", "X=1 cmd", "cat <<EOF", "if true; then x; fi", "ls *", "echo `id`", "s''sh", "echo 'open", "echo \\x", "ls ~", "# c", "f()", "{ x; }", "a &", "a |", "&& a", "a ;; b", "cat <(ls)", "ls >&file", "a && ", "diff <(a) b"] {
             assert!(plain_list(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn inputs_that_break_the_parser_are_kept_from_it() {
+        for bad in ["2147483648>x", "echo $x 99999999999>/dev/null", "<<\r\t", "cat <<\r ", "cat <<\x0c\t", "cat <<-\r\t", "<<E$[\t\t", "cat <<E$(\t\t", "cat <<"] {
+            assert!(!parser_safe(bad), "{bad:?}");
+        }
+        for good in ["cat <<EOF\nx\nEOF", "cat <<'EOF'\nx\nEOF", "cat <<- \"END\"\nx\nEND", "cat <<\\EOF\nx\nEOF", "echo 2>&1", "x=$((1<<2))", "cat <<< word", "ls 123456789>x"] {
+            assert!(parser_safe(good), "{good:?}");
         }
     }
 

@@ -246,7 +246,7 @@ impl Walker {
         let opts = brush_parser::ParserOptions::default();
         let too_nested = |t: &str| lex::max_nesting(t) > self.limits.max_nesting;
         if let Some(split) = heredoc::split(text).filter(|s| !too_nested(&s.text)) {
-            if let Ok(program) = brush_parser::Parser::new(std::io::Cursor::new(split.text.as_str()), &opts).parse_program() {
+            if let Some(program) = brush_parse(&split.text, &opts) {
                 let (mark_cmds, mark_sigs) = (self.out.commands.len(), self.out.signals.len());
                 let n = split.bodies.len();
                 let stripped = split.text.clone();
@@ -272,13 +272,13 @@ impl Walker {
             return;
         }
         self.heredocs.push((Vec::new(), Vec::new()));
-        match brush_parser::Parser::new(std::io::Cursor::new(text), &opts).parse_program() {
-            Ok(program) => {
+        match brush_parse(text, &opts) {
+            Some(program) => {
                 for list in &program.complete_commands {
                     self.compound_list(list, text, frame);
                 }
             }
-            Err(_) => self.fallback(text, frame, true),
+            None => self.fallback(text, frame, true),
         }
         self.heredocs.pop();
     }
@@ -338,14 +338,13 @@ impl Walker {
             let parsed = trimmed.len() <= self.limits.max_parse_bytes
                 && lex::max_nesting(trimmed) <= self.limits.max_nesting
                 && (text.contains('\n') || !rejected)
-                && brush_parser::Parser::new(std::io::Cursor::new(trimmed), &brush_parser::ParserOptions::default())
-                    .parse_program()
+                && brush_parse(trimmed, &brush_parser::ParserOptions::default())
                     .map(|p| {
                         for list in &p.complete_commands {
                             self.compound_list(list, trimmed, &f);
                         }
                     })
-                    .is_ok();
+                    .is_some();
             if parsed {
                 continue;
             }
@@ -1217,6 +1216,15 @@ fn interpreter_reads_stdin(name: &str, args: &[String]) -> bool {
 
 fn file_key(path: &str) -> String {
     path.trim_start_matches("./").to_string()
+}
+
+/// The parser, kept away from inputs known to break it and fenced against
+/// panics: `None` sends the text to the line-by-line fallback.
+fn brush_parse(text: &str, opts: &brush_parser::ParserOptions) -> Option<ast::Program> {
+    if !lex::parser_safe(text) {
+        return None;
+    }
+    std::panic::catch_unwind(|| brush_parser::Parser::new(std::io::Cursor::new(text), opts).parse_program().ok()).ok().flatten()
 }
 
 fn is_name(s: &str) -> bool {
