@@ -149,6 +149,22 @@ pub fn analyze(input: &str, limits: &Limits) -> Analysis {
     };
     let frame = Frame { depth: 0, via: Vec::new(), privileged: false, span: None, pipe_in: None, base: 0 };
     w.parse(input, &frame);
+    // Every span must locate real text of the input. Offsets are computed
+    // through heredoc cuts and line fallbacks; on malformed input (fuzzing
+    // found one) they can land inside a character, so they are settled here.
+    let fix = |i: usize| {
+        let mut i = i.min(input.len());
+        while !input.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    for c in &mut w.out.commands {
+        c.span = (fix(c.span.0), fix(c.span.1).max(fix(c.span.0)));
+    }
+    for sig in &mut w.out.signals {
+        sig.span = (fix(sig.span.0), fix(sig.span.1).max(fix(sig.span.0)));
+    }
     w.out
 }
 
