@@ -198,11 +198,18 @@ pub fn parser_safe(text: &str) -> bool {
                 Some(&c) if c < 0x20 || c == 0x7f || b"$`;|&<>()".contains(&c) => return false,
                 _ => {}
             }
+            let mut letters = 0;
             while j < b.len() && !matches!(b[j], b' ' | b'\t' | b'\n' | b';' | b'|' | b'&' | b'<' | b'>' | b'(' | b')') {
                 if b[j] < 0x20 || b[j] == 0x7f || b[j] == b'$' || b[j] == b'`' {
                     return false;
                 }
+                if !matches!(b[j], b'\'' | b'"' | b'\\') {
+                    letters += 1;
+                }
                 j += 1;
+            }
+            if letters == 0 {
+                return false; // an empty delimiter (`<<''`)
             }
         }
     }
@@ -414,7 +421,7 @@ mod tests {
 
     #[test]
     fn inputs_that_break_the_parser_are_kept_from_it() {
-        for bad in ["2147483648>x", "echo $x 99999999999>/dev/null", "<<\r\t", "cat <<\r ", "cat <<\x0c\t", "cat <<-\r\t", "<<E$[\t\t", "cat <<E$(\t\t", "cat <<"] {
+        for bad in ["2147483648>x", "echo $x 99999999999>/dev/null", "<<\r\t", "cat <<\r ", "cat <<\x0c\t", "cat <<-\r\t", "<<E$[\t\t", "cat <<E$(\t\t", "cat <<", "bash <<-''&\"\"x", "cat <<\"\""] {
             assert!(!parser_safe(bad), "{bad:?}");
         }
         for good in ["cat <<EOF\nx\nEOF", "cat <<'EOF'\nx\nEOF", "cat <<- \"END\"\nx\nEND", "cat <<\\EOF\nx\nEOF", "echo 2>&1", "x=$((1<<2))", "cat <<< word", "ls 123456789>x"] {

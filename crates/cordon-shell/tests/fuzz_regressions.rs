@@ -23,7 +23,7 @@ fn fuzz_found_inputs() {
     }
     check(&"(".repeat(40));
     // brush-parser 0.4: an fd number above i32::MAX panicked; odd heredoc tags looped forever.
-    for s in ["2147483648>", "echo $x 2147483648>/dev/null", "<<\r\t", "cat <<\r ", "cat <<\x0c\t", "cat <<-\r\t", "<<E$[\t\t", "cat <<E$(\t\t"] {
+    for s in ["2147483648>", "echo $x 2147483648>/dev/null", "<<\r\t", "cat <<\r ", "cat <<\x0c\t", "cat <<-\r\t", "<<E$[\t\t", "cat <<E$(\t\t", "nested $(d)\nPY~\nbash <<-''&\"\"thruby a&>> "] {
         check(s);
     }
 }
