@@ -14,16 +14,14 @@ pub fn shell_strings(code: &str) -> Vec<String> {
     if code.len() > 256 * 1024 {
         return out;
     }
-    for call in CALLS {
-        let mut from = 0;
-        while let Some(p) = code[from..].find(call) {
-            let start = from + p + call.len();
-            from = start;
-            let rest = code[start..].trim_start_matches([' ', '[', '(']);
-            if let Some(s) = literal(rest) {
-                if !s.trim().is_empty() && out.len() < 64 && !out.contains(&s) {
-                    out.push(s);
-                }
+    // One pass over the code for all call names (it can be a whole script).
+    static CALLS_AC: std::sync::LazyLock<aho_corasick::AhoCorasick> =
+        std::sync::LazyLock::new(|| aho_corasick::AhoCorasick::new(CALLS).expect("call names"));
+    for m in CALLS_AC.find_overlapping_iter(code) {
+        let rest = code[m.end()..].trim_start_matches([' ', '[', '(']);
+        if let Some(s) = literal(rest) {
+            if !s.trim().is_empty() && out.len() < 64 && !out.contains(&s) {
+                out.push(s);
             }
         }
     }
