@@ -734,7 +734,7 @@ impl Walker {
         match name.as_str() {
             "sudo" | "doas" | "pkexec" | "run0" | "runuser" => {
                 inner.privileged = true;
-                let rest = skip_options(args, &["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "-R", "--user", "--group", "--chdir", "--prompt", "--role", "--type", "-l", "--login"], name == "runuser");
+                let rest = skip_options(args, &["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "-R", "--user", "--group", "--chdir", "--prompt", "--role", "--type", "-l", "--login"]);
                 if rest.is_empty() {
                     if args.iter().any(|a| a == "-s" || a == "-i" || a == "--shell" || a == "--login") {
                         self.out.commands[idx].interactive_shell = true;
@@ -897,12 +897,12 @@ impl Walker {
         };
         match name {
             "exec" | "nohup" | "setsid" | "time" | "unbuffer" | "torsocks" | "proxychains" | "proxychains4" | "fakeroot" | "catchsegv" | "rlwrap" | "multitime" | "pexec" | "grc" | "busybox" => {
-                let rest = skip_options(args, &["-a", "-f"], false);
+                let rest = skip_options(args, &["-a", "-f"]);
                 self.run_inner(rest, stdin, inner);
             }
             "command" | "builtin" => {
                 if !args.iter().any(|a| a == "-v" || a == "-V") {
-                    self.run_inner(skip_options(args, &[], false), stdin, inner);
+                    self.run_inner(skip_options(args, &[]), stdin, inner);
                 }
             }
             "nice" | "ionice" | "choom" | "stdbuf" | "aa-exec" | "sg" | "unshare" | "firejail" | "systemd-run" | "valgrind" => {
@@ -910,19 +910,19 @@ impl Walker {
                 if name == "systemd-run" && args.iter().any(|a| a == "-S" || a == "--shell") {
                     self.out.commands[idx].interactive_shell = true;
                 }
-                self.run_inner(skip_options(args, &with_value, false), stdin, inner);
+                self.run_inner(skip_options(args, &with_value), stdin, inner);
             }
             "strace" | "ltrace" => {
-                self.run_inner(skip_options(args, &["-o", "-e", "-p", "-s", "-u", "-E", "-P", "-a", "-b", "-I", "-X", "-L", "-n"], false), stdin, inner);
+                self.run_inner(skip_options(args, &["-o", "-e", "-p", "-s", "-u", "-E", "-P", "-a", "-b", "-I", "-X", "-L", "-n"]), stdin, inner);
             }
             "perf" => {
                 if args.first().map(|a| a == "stat" || a == "record" || a == "trace").unwrap_or(false) {
-                    self.run_inner(skip_options(&args[1..], &["-e", "-o", "-p", "-r", "-C", "-G", "-x"], false), stdin, inner);
+                    self.run_inner(skip_options(&args[1..], &["-e", "-o", "-p", "-r", "-C", "-G", "-x"]), stdin, inner);
                 }
             }
             "xdotool" => {
                 if let Some(p) = args.iter().position(|a| a == "exec") {
-                    self.run_inner(skip_options(&args[p + 1..], &["--terminator"], false), stdin, inner);
+                    self.run_inner(skip_options(&args[p + 1..], &["--terminator"]), stdin, inner);
                 }
             }
             "ip" => {
@@ -930,9 +930,9 @@ impl Walker {
                     self.run_inner(&args[3..], stdin, inner);
                 }
             }
-            "nsenter" => self.run_inner(skip_options(args, &["-t", "--target", "-S", "-G"], false), stdin, inner),
+            "nsenter" => self.run_inner(skip_options(args, &["-t", "--target", "-S", "-G"]), stdin, inner),
             "timeout" | "chroot" | "flock" | "taskset" | "chrt" | "setarch" => {
-                let rest = skip_options(args, &["-s", "--signal", "-k", "--kill-after", "-w", "--userspec", "--groups", "-E", "--conflict-exit-code"], false);
+                let rest = skip_options(args, &["-s", "--signal", "-k", "--kill-after", "-w", "--userspec", "--groups", "-E", "--conflict-exit-code"]);
                 let skip = if name == "taskset" && args.iter().any(|a| a == "-p") { rest.len() } else { 1 };
                 if rest.len() > skip {
                     self.run_inner(&rest[skip..], stdin, inner);
@@ -953,7 +953,7 @@ impl Walker {
                     let rest = &args[p + 1..];
                     let rest = match rest.iter().position(|a| a == "--") {
                         Some(d) => &rest[d + 1..],
-                        None => skip_options(rest, &["--project-file", "-c", "--package", "-p"], false),
+                        None => skip_options(rest, &["--project-file", "-c", "--package", "-p"]),
                     };
                     if name == "tmate" {
                         parse_joined(self, rest, inner);
@@ -962,7 +962,7 @@ impl Walker {
                     }
                 }
             }
-            "watch" => parse_joined(self, skip_options(args, &["-n", "--interval", "-d", "-q"], false), inner),
+            "watch" => parse_joined(self, skip_options(args, &["-n", "--interval", "-d", "-q"]), inner),
             "script" => {
                 if let Some(c) = option_value(args, &["-c", "--command"]) {
                     inner.depth += 1;
@@ -988,7 +988,7 @@ impl Walker {
                 }
             }
             "xargs" => {
-                let rest = skip_options(args, &["-I", "-i", "-n", "-P", "-d", "-L", "-l", "-s", "-E", "-e", "-a", "--max-args", "--max-procs", "--delimiter", "--arg-file", "--replace"], false);
+                let rest = skip_options(args, &["-I", "-i", "-n", "-P", "-d", "-L", "-l", "-s", "-E", "-e", "-a", "--max-args", "--max-procs", "--delimiter", "--arg-file", "--replace"]);
                 // xargs feeds its stdin as arguments; the inner program's stdin is not that pipe.
                 self.run_inner(rest, Stdin::None, inner);
             }
@@ -1005,7 +1005,7 @@ impl Walker {
             }
             "ssh" => {
                 // The remote command, if any, follows the destination.
-                let rest = skip_options(args, &["-p", "-i", "-l", "-o", "-L", "-R", "-D", "-W", "-w", "-b", "-c", "-E", "-F", "-I", "-J", "-m", "-O", "-Q", "-S", "-e", "-B"], false);
+                let rest = skip_options(args, &["-p", "-i", "-l", "-o", "-L", "-R", "-D", "-W", "-w", "-b", "-c", "-E", "-F", "-I", "-J", "-m", "-O", "-Q", "-S", "-e", "-B"]);
                 if rest.len() > 1 {
                     parse_joined(self, &rest[1..], inner);
                 }
@@ -1195,7 +1195,7 @@ impl Walker {
             "jshell" | "jrunscript" => ("java", &["-e"], true),
             "gdb" => ("gdb", &["-ex", "--eval-command"], true),
             "awk" | "gawk" | "mawk" | "nawk" => {
-                let rest = skip_options(args, &["-F", "-v", "-f", "--field-separator", "--assign", "--file"], false);
+                let rest = skip_options(args, &["-F", "-v", "-f", "--field-separator", "--assign", "--file"]);
                 return rest.first().map(|p| Code { lang: "awk", text: p.clone() });
             }
             _ => return None,
@@ -1273,9 +1273,9 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
-/// Skip leading options; `with_value` lists options that consume the next word.
-/// With `stop_at_positional` false, the first non-option word ends the options.
-fn skip_options<'a>(args: &'a [String], with_value: &[&str], _stop_at_positional: bool) -> &'a [String] {
+/// Skip leading options; `with_value` lists options that consume the next
+/// word. The first non-option word (or `--`) ends the options.
+fn skip_options<'a>(args: &'a [String], with_value: &[&str]) -> &'a [String] {
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();
