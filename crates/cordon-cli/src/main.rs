@@ -94,9 +94,13 @@ fn main() -> ExitCode {
         Cmd::Policy { action: PolicyCmd::Check { file } } => policy_check(&file),
         Cmd::Rules { action: RulesCmd::List { policy } } => match load_engine(policy.as_ref(), false) {
             Ok(e) => {
-                println!("rule pack {} ({} rules)", e.rules().version, e.rules().rules.len());
+                // A closed pipe (`| head`) ends the listing quietly.
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "rule pack {} ({} rules)", e.rules().version, e.rules().rules.len());
                 for r in &e.rules().rules {
-                    println!("{:<40} {:<22} {:<8} {}", r.id, r.kind, r.severity.as_str(), r.attack.join(","));
+                    if writeln!(out, "{:<40} {:<22} {:<8} {}", r.id, r.kind, r.severity.as_str(), r.attack.join(",")).is_err() {
+                        break;
+                    }
                 }
                 ExitCode::SUCCESS
             }
