@@ -96,6 +96,8 @@ pub struct Command {
     pub runs_stdin: bool,
     /// Some argument came out of a variable or command substitution.
     pub expanded: bool,
+    /// Assigned variables whose value is not known statically.
+    pub dynamic_vars: Vec<String>,
 }
 
 impl Command {
@@ -537,6 +539,7 @@ impl Walker {
             decoder: None,
             runs_stdin: false,
             expanded: false,
+            dynamic_vars: Vec::new(),
         }
     }
 
@@ -560,10 +563,18 @@ impl Walker {
                     ast::AssignmentName::VariableName(n) => n.clone(),
                     ast::AssignmentName::ArrayElementName(n, _) => n.clone(),
                 };
-                let value = match &a.value {
-                    ast::AssignmentValue::Scalar(v) => w.eval_word(&v.value, &f).fields.join(" "),
-                    ast::AssignmentValue::Array(items) => items.iter().map(|(_, v)| w.eval_word(&v.value, &f).fields.join(" ")).collect::<Vec<_>>().join(" "),
+                let (value, dynamic) = match &a.value {
+                    ast::AssignmentValue::Scalar(v) => {
+                        let ev = w.eval_word(&v.value, &f);
+                        (ev.fields.join(" "), ev.dynamic)
+                    }
+                    ast::AssignmentValue::Array(items) => (items.iter().map(|(_, v)| w.eval_word(&v.value, &f).fields.join(" ")).collect::<Vec<_>>().join(" "), true),
                 };
+                // A value that is not known statically (`x=$(ps ...)`) leaves `$x` unexpanded
+                // rather than standing in for it with the text of the substitution.
+                if dynamic {
+                    cmd.dynamic_vars.push(name.clone());
+                }
                 cmd.assignments.push((name, value));
             }
             Item::ProcessSubstitution(_, sub) => {
@@ -596,7 +607,11 @@ impl Walker {
         if argv.is_empty() {
             // Bare assignments persist for the rest of the command.
             for (k, v) in &cmd.assignments {
-                self.vars.insert(k.clone(), v.clone());
+                if cmd.dynamic_vars.contains(k) {
+                    self.vars.remove(k);
+                } else {
+                    self.vars.insert(k.clone(), v.clone());
+                }
             }
             if !cmd.assignments.is_empty() || !cmd.redirects.is_empty() {
                 self.out.commands.push(cmd);
@@ -1420,6 +1435,8 @@ mod tests {
         assert_eq!(names("$'\\x73\\x73h' h"), vec!["ssh"]);
         assert_eq!(names("x=xmr; ${x}ig -o pool"), vec!["", "xmrig"]);
         assert_eq!(names("export A=nc; $A -e sh h 1"), vec!["export", "nc"]);
+        let a = analyze("p=$(ps -ef | head -1); mount -B /proc/$p /x", &Limits::default());
+        assert_eq!(find(&a, "mount").argv, vec!["mount", "-B", "/proc/$p", "/x"]);
         let a = analyze("cat${IFS}/etc/shadow", &Limits::default());
         assert_eq!(find(&a, "cat").argv, vec!["cat", "/etc/shadow"]);
         assert!(find(&a, "cat").name_built);
