@@ -748,7 +748,12 @@ impl Walker {
         let args = &argv[1..];
         match name.as_str() {
             "sudo" | "doas" | "pkexec" | "run0" | "runuser" => {
-                inner.privileged = true;
+                // `sudo -u postgres psql` switches to another unprivileged user, not to root.
+                let target = option_value(args, &["-u", "--user"]).or_else(|| args.iter().find_map(|a| a.strip_prefix("-u").filter(|u| !u.is_empty()).map(str::to_string)));
+                inner.privileged = match target.as_deref() {
+                    None => name != "runuser",
+                    Some(u) => u == "root" || u == "#0" || u == "0",
+                };
                 let rest = skip_options(args, &["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "-R", "--user", "--group", "--chdir", "--prompt", "--role", "--type", "-l", "--login"]);
                 if rest.is_empty() {
                     if args.iter().any(|a| a == "-s" || a == "-i" || a == "--shell" || a == "--login") {
@@ -1412,6 +1417,13 @@ mod tests {
         let a = analyze("printf 'import pty\\n' > x.py && python3 x.py", &Limits::default());
         assert!(find(&a, "python3").code.as_ref().unwrap().text.contains("pty"));
         assert!(!analyze("bash other.sh", &Limits::default()).commands.iter().any(|c| c.depth > 0));
+    }
+
+    #[test]
+    fn sudo_to_another_user_is_not_root() {
+        assert!(!find(&analyze("sudo -u postgres psql -c 'select 1'", &Limits::default()), "psql").privileged);
+        assert!(find(&analyze("sudo -u root psql", &Limits::default()), "psql").privileged);
+        assert!(find(&analyze("sudo psql", &Limits::default()), "psql").privileged);
     }
 
     #[test]
