@@ -172,7 +172,7 @@ impl Engine {
     /// Analyse a shell command and match every scope that applies to it.
     pub fn inspect_shell(&self, command: &str, egress: &Egress, findings: &mut Vec<Finding>) {
         let max = self.policy.limits.max_input_bytes;
-        let cut = floor_boundary(command, max);
+        let cut = cordon_shell::floor_char_boundary(command, max);
         let text = &command[..cut];
         let mut analysis = cordon_shell::analyze(text, &self.limits);
         if cut < command.len() {
@@ -210,9 +210,9 @@ impl Engine {
         if findings.iter().any(|f| f.rule == rule.id) {
             return;
         }
-        let start = floor_boundary(text, h.span.0);
-        let end = floor_boundary(text, h.span.1.max(start));
-        let shown = floor_boundary(&text[start..end], MAX_EVIDENCE);
+        let start = cordon_shell::floor_char_boundary(text, h.span.0);
+        let end = cordon_shell::floor_char_boundary(text, h.span.1.max(start));
+        let shown = cordon_shell::floor_char_boundary(&text[start..end], MAX_EVIDENCE);
         findings.push(Finding {
             kind: rule.kind.clone(),
             severity: rule.severity,
@@ -340,15 +340,6 @@ fn is_shell_script(path: &str, content: &str) -> bool {
         || content.starts_with("#!/usr/bin/env sh")
 }
 
-fn floor_boundary(s: &str, mut i: usize) -> usize {
-    if i >= s.len() {
-        return s.len();
-    }
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
 
 /// Outcome of running one rule's examples.
 #[derive(Debug)]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use brush_parser::ast;
 
-use crate::{command_name, decode, heredoc, lex, word};
+use crate::{command_name, decode, floor_char_boundary, heredoc, lex, word};
 
 /// Bounds on what one input may cost.
 #[derive(Debug, Clone, Copy)]
@@ -154,13 +154,7 @@ pub fn analyze(input: &str, limits: &Limits) -> Analysis {
     // Every span must locate real text of the input. Offsets are computed
     // through heredoc cuts and line fallbacks; on malformed input (fuzzing
     // found one) they can land inside a character, so they are settled here.
-    let fix = |i: usize| {
-        let mut i = i.min(input.len());
-        while !input.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
-    };
+    let fix = |i: usize| floor_char_boundary(input, i);
     for c in &mut w.out.commands {
         c.span = (fix(c.span.0), fix(c.span.1).max(fix(c.span.0)));
     }
@@ -811,9 +805,6 @@ impl Walker {
                 inner.depth += 1;
                 self.parse(&args.join(" "), &inner);
             }
-            "exec" | "command" | "builtin" | "nohup" | "setsid" | "time" | "unbuffer" | "torsocks" | "proxychains" | "proxychains4" | "fakeroot" | "catchsegv" | "rlwrap" | "multitime" | "pexec" | "aa-exec" | "grc" | "firejail" | "stdbuf" | "nice" | "ionice" | "choom" | "doas-exec" | "sg" | "unshare" | "nsenter" | "systemd-run" | "strace" | "ltrace" | "valgrind" | "perf" | "xdotool" | "ip" | "timeout" | "chroot" | "flock" | "taskset" | "chrt" | "setarch" | "start-stop-daemon" | "cabal" | "npm" | "yarn" | "npx" | "bundle" | "task" | "tmate" | "busybox" | "watch" | "script" | "xargs" | "find" | "ssh" | "trap" | "alias" => {
-                self.wrapper(&name, args, stdin, &mut inner, idx);
-            }
             n if is_shell(n) => self.shell(args, stdin, &mut inner, idx),
             _ if argv[0].contains('/') && self.files.contains_key(&file_key(&argv[0])) => {
                 // `./run.sh` after writing run.sh: run its content (as shell unless it says otherwise).
@@ -844,7 +835,8 @@ impl Walker {
                     self.parse(&b, &inner);
                 }
             }
-            _ => {}
+            // Programs that run another program given on their command line.
+            _ => self.wrapper(&name, args, stdin, &mut inner, idx),
         }
     }
 
@@ -907,7 +899,7 @@ impl Walker {
         self.dispatch(argv.to_vec(), cmd, &f);
     }
 
-    /// Programs that run another program given on their command line.
+    /// Programs that run another program given on their command line; others are left alone.
     fn wrapper(&mut self, name: &str, args: &[String], stdin: Stdin, inner: &mut Frame, idx: usize) {
         let parse_joined = |w: &mut Walker, parts: &[String], f: &mut Frame| {
             if !parts.is_empty() {
@@ -1288,15 +1280,6 @@ fn applescript_shell_commands(code: &str) -> Vec<String> {
     out
 }
 
-fn floor_char_boundary(s: &str, mut i: usize) -> usize {
-    if i >= s.len() {
-        return s.len();
-    }
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
 
 /// Skip leading options; `with_value` lists options that consume the next
 /// word. The first non-option word (or `--`) ends the options.
