@@ -8,6 +8,9 @@ use clap::{Parser, Subcommand};
 use cordon_core::{Decision, Event, Policy, Verdict};
 use cordon_engine::Engine;
 
+mod canary;
+mod episodes;
+
 #[derive(Parser)]
 #[command(name = "cordon", version, about = "Runtime security for AI agents: inspect every tool call before it runs")]
 struct Cli {
@@ -44,6 +47,22 @@ enum Cmd {
     Rules {
         #[command(subcommand)]
         action: RulesCmd,
+    },
+    /// Recorded episodes: list, show a timeline, export (jsonl, OCSF, OTel).
+    Episodes {
+        /// Episode store (SQLite file); the default path otherwise.
+        #[arg(long, env = "CORDON_STORE", global = true)]
+        store: Option<PathBuf>,
+        #[command(subcommand)]
+        action: episodes::EpisodesCmd,
+    },
+    /// Canary tokens: decoy credentials whose later appearance is an alarm.
+    Canary {
+        /// Episode store (SQLite file); the default path otherwise.
+        #[arg(long, env = "CORDON_STORE", global = true)]
+        store: Option<PathBuf>,
+        #[command(subcommand)]
+        action: canary::CanaryCmd,
     },
 }
 
@@ -92,6 +111,8 @@ fn main() -> ExitCode {
             check_one(&engine, command, &tool, json)
         }
         Cmd::Policy { action: PolicyCmd::Check { file } } => policy_check(&file),
+        Cmd::Episodes { store, action } => episodes::run(store, action),
+        Cmd::Canary { store, action } => canary::run(store, action),
         Cmd::Rules { action: RulesCmd::List { policy } } => match load_engine(policy.as_ref(), false) {
             Ok(e) => {
                 // A closed pipe (`| head`) ends the listing quietly.

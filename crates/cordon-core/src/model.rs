@@ -141,6 +141,11 @@ pub struct Finding {
     /// Byte span of the evidence in the original input text it came from.
     pub span: [usize; 2],
     pub message: String,
+    /// Ids of the earlier events of the same episode this finding links
+    /// (the source of a data flow, the steps of a sequence). Empty for
+    /// single-call findings, and then left out of the JSON.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

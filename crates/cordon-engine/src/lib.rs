@@ -97,6 +97,7 @@ impl Engine {
             evidence: String::new(),
             span: [0, 0],
             message: "the guard failed on this input; the policy's fail mode decides".into(),
+            related: vec![],
         };
         let block = self.policy.fail == FailMode::Closed && event.kind == EventKind::Call;
         Verdict {
@@ -144,6 +145,7 @@ impl Engine {
                 evidence: event.tool.clone(),
                 span: [0, event.tool.len()],
                 message: format!("tool `{}` is not in the policy's tool registry", event.tool),
+                related: vec![],
             });
         }
         let cap = self.policy.tools.capability(&event.tool);
@@ -222,6 +224,7 @@ impl Engine {
             evidence: text[start..start + shown].to_string(),
             span: [start, start + shown],
             message: rule.message.clone(),
+            related: vec![],
         });
     }
 
