@@ -6,10 +6,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use cordon_core::{Decision, Event, Policy, Verdict};
+use cordon_engine::registry::ToolDef;
 use cordon_engine::Engine;
 
 mod canary;
 mod episodes;
+mod tools;
 
 #[derive(Parser)]
 #[command(name = "cordon", version, about = "Runtime security for AI agents: inspect every tool call before it runs")]
@@ -37,6 +39,11 @@ enum Cmd {
         /// Tool name for a command given as argument.
         #[arg(long, default_value = "bash")]
         tool: String,
+        /// Record every event, verdict and finding in the episode store
+        /// (SQLite) before its verdict is printed. Without FILE: the default
+        /// path (`$XDG_DATA_HOME/cordon/cordon.db`).
+        #[arg(long, env = "CORDON_STORE", num_args = 0..=1, default_missing_value = "")]
+        store: Option<PathBuf>,
     },
     /// Policy files.
     Policy {
@@ -55,6 +62,14 @@ enum Cmd {
         store: Option<PathBuf>,
         #[command(subcommand)]
         action: episodes::EpisodesCmd,
+    },
+    /// Tool definitions: pin them (trust on first use) and report changes.
+    Tools {
+        /// Episode store (SQLite file); the default path otherwise.
+        #[arg(long, env = "CORDON_STORE", global = true)]
+        store: Option<PathBuf>,
+        #[command(subcommand)]
+        action: tools::ToolsCmd,
     },
     /// Canary tokens: decoy credentials whose later appearance is an alarm.
     Canary {
@@ -97,22 +112,37 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Cmd::Check { command, policy, json, jsonl, tool } => {
-            let engine = match load_engine(policy.as_ref(), false) {
+        Cmd::Check { command, policy, json, jsonl, tool, store } => {
+            let engine = match load_engine_with_tools(policy.as_ref(), false) {
                 Ok(e) => e,
                 Err(msg) => {
                     eprintln!("cordon: {msg}");
                     return ExitCode::from(3);
                 }
             };
+            let (mut engine, defs) = engine;
+            let mut store = match store.map(store_path).map(|p| cordon_store::Store::open(&p)).transpose() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("cordon: {e}");
+                    return ExitCode::from(3);
+                }
+            };
+            if let Some(store) = store.as_mut() {
+                if let Err(e) = tools::pin(store, &defs, false).map(|changed| changed.into_iter().for_each(|(name, what)| engine.mark_changed(&name, what))) {
+                    eprintln!("cordon: {e}");
+                    return ExitCode::from(3);
+                }
+            }
             if jsonl {
-                return run_jsonl(&engine);
+                return run_jsonl(&engine, store);
             }
             check_one(&engine, command, &tool, json)
         }
         Cmd::Policy { action: PolicyCmd::Check { file } } => policy_check(&file),
         Cmd::Episodes { store, action } => episodes::run(store, action),
         Cmd::Canary { store, action } => canary::run(store, action),
+        Cmd::Tools { store, action } => tools::run(store, action),
         Cmd::Rules { action: RulesCmd::List { policy } } => match load_engine(policy.as_ref(), false) {
             Ok(e) => {
                 // A closed pipe (`| head`) ends the listing quietly.
@@ -152,6 +182,11 @@ fn main() -> ExitCode {
 }
 
 fn load_engine(path: Option<&PathBuf>, checked: bool) -> Result<Engine, String> {
+    load_engine_with_tools(path, checked).map(|(e, _)| e)
+}
+
+/// The engine for a policy, with the tool definitions its registry imports.
+fn load_engine_with_tools(path: Option<&PathBuf>, checked: bool) -> Result<(Engine, Vec<ToolDef>), String> {
     let policy = match path {
         None => Policy::default(),
         Some(p) => {
@@ -159,15 +194,23 @@ fn load_engine(path: Option<&PathBuf>, checked: bool) -> Result<Engine, String> 
             Policy::from_toml(&src).map_err(|errs| errs.iter().map(|e| format!("{}: {e}", p.display())).collect::<Vec<_>>().join("\n"))?
         }
     };
+    let imports = policy.registry.import.clone();
     let engine = if checked { Engine::new_checked(policy) } else { Engine::new(policy) };
-    let engine = engine.map_err(|e| match path {
+    let mut engine = engine.map_err(|e| match path {
         Some(p) => format!("{}: {e}", p.display()),
         None => e.to_string(),
     })?;
     for id in &engine.rules().unknown_ids {
         eprintln!("cordon: warning: policy names rule `{id}`, which does not exist");
     }
-    Ok(engine)
+    let base = path.and_then(|p| p.parent()).map(PathBuf::from).unwrap_or_default();
+    let mut defs = Vec::new();
+    for file in imports {
+        let f = base.join(&file);
+        defs.extend(tools::read_defs(&f)?);
+    }
+    engine.register_tools(&defs)?;
+    Ok((engine, defs))
 }
 
 fn policy_check(file: &PathBuf) -> ExitCode {
@@ -300,19 +343,37 @@ fn print_readable(v: &Verdict, input: &str, color: bool) {
 
 /// The check contract: one verdict line per input line, in order, flushed as
 /// we go. Lines are read in batches of whatever input is already buffered
-/// (one line when a producer writes interactively), checked on all cores, and
-/// written back in input order; output is flushed after every batch.
-fn run_jsonl(engine: &Engine) -> ExitCode {
+/// (one line when a producer writes interactively) and checked on all cores;
+/// the writer then takes the batches in input order through the episode
+/// tracker (stateful, so sequential), records them in the store in one
+/// durable transaction, and only then prints their verdicts.
+fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCode {
     use std::collections::BTreeMap;
     use std::sync::{mpsc, Mutex};
 
     const MAX_BATCH: usize = 128;
+    let key = store.as_ref().map(|s| s.fingerprint_key()).unwrap_or_else(ephemeral_key);
+    let secrets = cordon_secrets::Secrets::new(key);
+    let canaries = match planted_canaries(store.as_ref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cordon: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let tracker = match cordon_episode::Tracker::new(engine, cordon_episode::TrackerLimits::default()) {
+        Ok(t) => t.with_secrets(&secrets).with_canaries(canaries),
+        Err(e) => {
+            eprintln!("cordon: {e}");
+            return ExitCode::from(3);
+        }
+    };
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 16);
     let stdin = std::io::stdin();
     let mut reader = std::io::BufReader::with_capacity(1 << 16, stdin.lock());
     let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<(usize, Vec<u8>)>)>(workers * 2);
     let job_rx = Mutex::new(job_rx);
-    let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<u8>, Decision)>();
+    let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<Checked>)>();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let done_tx = done_tx.clone();
@@ -320,36 +381,49 @@ fn run_jsonl(engine: &Engine) -> ExitCode {
             scope.spawn(move || loop {
                 let job = job_rx.lock().map(|rx| rx.recv());
                 let Ok(Ok((seq, lines))) = job else { return };
-                let mut out = Vec::with_capacity(lines.len() * 96);
-                let mut worst = Decision::Allow;
-                for (n, line) in lines {
-                    let v = check_line(engine, &line, n);
-                    worst = worse(worst, v.decision);
-                    let _ = serde_json::to_writer(&mut out, &v.to_contract_json());
-                    out.push(b'\n');
-                }
-                if done_tx.send((seq, out, worst)).is_err() {
+                let checked = lines.into_iter().map(|(n, line)| check_line(engine, &line, n)).collect();
+                if done_tx.send((seq, checked)).is_err() {
                     return;
                 }
             });
         }
         drop(done_tx);
-        let writer = scope.spawn(move || -> Result<Decision, std::io::Error> {
+        let secrets = &secrets;
+        let writer = scope.spawn(move || -> Result<Decision, String> {
+            let mut tracker = tracker;
             let stdout = std::io::stdout();
             let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
             let mut next = 0u64;
-            let mut held: BTreeMap<u64, (Vec<u8>, Decision)> = BTreeMap::new();
+            let mut held: BTreeMap<u64, Vec<Checked>> = BTreeMap::new();
             let mut worst = Decision::Allow;
-            for (seq, bytes, d) in done_rx {
-                held.insert(seq, (bytes, d));
-                while let Some((bytes, d)) = held.remove(&next) {
-                    out.write_all(&bytes)?;
-                    worst = worse(worst, d);
+            let mut bytes = Vec::with_capacity(1 << 16);
+            let mut records = Vec::new();
+            for (seq, batch) in done_rx {
+                held.insert(seq, batch);
+                while let Some(batch) = held.remove(&next) {
+                    bytes.clear();
+                    records.clear();
+                    for mut c in batch {
+                        if let Some(ev) = &c.event {
+                            tracker.observe(ev, &mut c.verdict);
+                        }
+                        worst = worse(worst, c.verdict.decision);
+                        let _ = serde_json::to_writer(&mut bytes, &c.verdict.to_contract_json());
+                        bytes.push(b'\n');
+                        if store.is_some() {
+                            records.push(record_of(engine, secrets, c));
+                        }
+                    }
+                    // Durable before printed: a verdict a caller saw is never lost.
+                    if let Some(store) = store.as_mut() {
+                        store.record(&records).map_err(|e| format!("episode store: {e}"))?;
+                    }
+                    out.write_all(&bytes).map_err(|e| e.to_string())?;
                     next += 1;
                 }
-                out.flush()?;
+                out.flush().map_err(|e| e.to_string())?;
             }
-            out.flush()?;
+            out.flush().map_err(|e| e.to_string())?;
             Ok(worst)
         });
         let mut seq = 0u64;
@@ -383,20 +457,118 @@ fn run_jsonl(engine: &Engine) -> ExitCode {
         drop(job_tx);
         match writer.join() {
             Ok(Ok(worst)) if !read_error => ExitCode::from(worst.exit_code() as u8),
+            Ok(Err(e)) => {
+                eprintln!("cordon: {e}");
+                ExitCode::from(3)
+            }
             _ => ExitCode::from(3),
         }
     })
 }
 
-fn check_line(engine: &Engine, line: &[u8], n: usize) -> Verdict {
+/// One input line after the stateless check.
+struct Checked {
+    line: usize,
+    event: Option<Event>,
+    verdict: Verdict,
+    /// The line itself when it was not a valid event (kept, redacted, in the store).
+    raw: Option<String>,
+}
+
+fn check_line(engine: &Engine, line: &[u8], n: usize) -> Checked {
     let text = String::from_utf8_lossy(line);
     let text = text.trim();
     if text.is_empty() {
-        return Verdict::error(None, "empty line".into(), Some(n));
+        return Checked { line: n, event: None, verdict: Verdict::error(None, "empty line".into(), Some(n)), raw: Some(String::new()) };
     }
     match Event::from_json_line(text) {
-        Ok(ev) => engine.check(&ev),
-        Err((id, msg)) => Verdict::error(id, msg, Some(n)),
+        Ok(ev) => {
+            let verdict = engine.check(&ev);
+            Checked { line: n, event: Some(ev), verdict, raw: None }
+        }
+        Err((id, msg)) => Checked { line: n, event: None, verdict: Verdict::error(id, msg, Some(n)), raw: Some(text.to_string()) },
+    }
+}
+
+/// What the store keeps of one checked line: secrets redacted everywhere
+/// (arguments, results, evidence, raw lines), fingerprints beside them.
+fn record_of(engine: &Engine, secrets: &cordon_secrets::Secrets, c: Checked) -> cordon_store::Record {
+    const MAX_RAW: usize = 4096;
+    let mut found = Vec::new();
+    let mut redact_value = |v: &serde_json::Value| {
+        let (r, hits) = secrets.redact_value(v);
+        found.extend(hits.into_iter().map(|h| (h.kind.to_string(), h.fingerprint)));
+        r
+    };
+    let (input, output) = match &c.event {
+        Some(ev) => (Some(redact_value(&ev.input)), ev.output.as_ref().map(&mut redact_value)),
+        None => (None, None),
+    };
+    let mut verdict = c.verdict;
+    for f in &mut verdict.findings {
+        f.evidence = secrets.redact(&f.evidence).0;
+    }
+    let raw = c.raw.map(|r| {
+        let cut = r.char_indices().nth(MAX_RAW).map(|(i, _)| i).unwrap_or(r.len());
+        secrets.redact(&r[..cut]).0
+    });
+    let ev = c.event;
+    cordon_store::Record {
+        line: Some(c.line as u64),
+        event_id: ev.as_ref().and_then(|e| e.id.clone()).or_else(|| verdict.id.clone()),
+        session: ev.as_ref().and_then(|e| e.session.clone()),
+        agent: ev.as_ref().and_then(|e| e.agent.clone()),
+        task: ev.as_ref().and_then(|e| e.task.clone()),
+        kind: ev.as_ref().map(|e| e.kind),
+        tool: ev.as_ref().map(|e| e.tool.clone()),
+        capability: ev.as_ref().map(|e| format!("{:?}", engine.policy().tools.capability(&e.tool)).to_ascii_lowercase()),
+        input,
+        output,
+        raw,
+        ts: ev.as_ref().and_then(|e| e.ts.clone()),
+        verdict,
+        secrets: found,
+    }
+}
+
+/// Canaries planted through this store (or the default store, when it exists).
+fn planted_canaries(store: Option<&cordon_store::Store>) -> Result<Vec<cordon_episode::CanaryInfo>, String> {
+    let from = |s: &cordon_store::Store| -> Result<Vec<cordon_episode::CanaryInfo>, String> {
+        Ok(s.canaries()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|c| cordon_episode::CanaryInfo { id: c.id, kind: c.kind, marker: c.marker, path: c.path })
+            .collect())
+    };
+    match store {
+        Some(s) => from(s),
+        None => {
+            let p = cordon_store::default_path();
+            if p.exists() {
+                from(&cordon_store::Store::open(&p).map_err(|e| e.to_string())?)
+            } else {
+                Ok(Vec::new())
+            }
+        }
+    }
+}
+
+/// A fingerprint key for a run without a store: fingerprints then only link
+/// events within this run, and are never written anywhere.
+fn ephemeral_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = f.read_exact(&mut key);
+    }
+    key
+}
+
+/// `--store` without a value means the default path.
+fn store_path(p: PathBuf) -> PathBuf {
+    if p.as_os_str().is_empty() {
+        cordon_store::default_path()
+    } else {
+        p
     }
 }
 

@@ -49,6 +49,12 @@ pub struct RegistryPolicy {
     pub tools: Vec<String>,
     #[serde(default = "default_unknown_severity")]
     pub unknown_severity: Severity,
+    /// Files of tool definitions with JSON Schemas: an MCP `tools/list`
+    /// result, or a list of `{name, parameters | inputSchema}`. Their tools
+    /// join `tools`, and calls are checked against their schemas. Relative
+    /// paths are read from the policy file's directory.
+    #[serde(default)]
+    pub import: Vec<String>,
 }
 
 fn default_unknown_severity() -> Severity {
@@ -57,7 +63,7 @@ fn default_unknown_severity() -> Severity {
 
 impl Default for RegistryPolicy {
     fn default() -> Self {
-        RegistryPolicy { tools: Vec::new(), unknown_severity: default_unknown_severity() }
+        RegistryPolicy { tools: Vec::new(), unknown_severity: default_unknown_severity(), import: Vec::new() }
     }
 }
 
@@ -82,6 +88,25 @@ pub struct RulesPolicy {
     /// Extra rules, in the rule pack's format (checked by the rule compiler).
     #[serde(default)]
     pub add: Vec<toml::Value>,
+}
+
+/// Where a call's arguments may come from: what counts as a sink, which of
+/// its arguments are traced, and extra cues of injected instructions.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FlowPolicy {
+    /// Tools that are sinks whatever their name says.
+    #[serde(default)]
+    pub sinks: Vec<String>,
+    /// Tools that only read whatever their name says.
+    #[serde(default)]
+    pub readonly: Vec<String>,
+    /// Per tool, the only arguments traced (`send_money = ["recipient", "amount"]`).
+    #[serde(default)]
+    pub sensitive_args: BTreeMap<String, Vec<String>>,
+    /// Extra regexes that mark injected instructions in tool results.
+    #[serde(default)]
+    pub cues: Vec<String>,
 }
 
 /// A task profile narrows or widens the policy for episodes whose task matches.
@@ -123,6 +148,8 @@ struct PolicyFile {
     /// Bounds on what one input may cost the guard.
     #[serde(default)]
     limits: Limits,
+    #[serde(default)]
+    flow: FlowPolicy,
 }
 
 fn default_version() -> u32 {
@@ -171,6 +198,7 @@ pub struct Policy {
     pub rules: RulesPolicy,
     pub profiles: BTreeMap<String, Profile>,
     pub limits: Limits,
+    pub flow: FlowPolicy,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -244,6 +272,7 @@ impl Policy {
             rules: file.rules,
             profiles: file.profiles,
             limits: file.limits,
+            flow: file.flow,
         })
     }
 

@@ -6,9 +6,10 @@
 //! against all of it; the policy turns findings into a decision.
 
 pub mod matcher;
+pub mod registry;
 pub mod rules;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use cordon_core::policy::{FailMode, Mode};
@@ -35,6 +36,9 @@ pub struct Engine {
     /// Per task profile: its own egress list when it widens the default.
     profile_egress: Vec<(String, Egress)>,
     registry: HashSet<String>,
+    schemas: registry::Registry,
+    /// Registered tools whose definition differs from the pinned one, with what changed.
+    changed: HashMap<String, String>,
     limits: Limits,
 }
 
@@ -67,7 +71,23 @@ impl Engine {
         }
         let registry = policy.registry.tools.iter().cloned().collect();
         let limits = Limits { max_depth: policy.limits.max_depth, ..Limits::default() };
-        Ok(Engine { policy, rules, egress, profile_egress, registry, limits })
+        Ok(Engine { policy, rules, egress, profile_egress, registry, schemas: registry::Registry::default(), changed: HashMap::new(), limits })
+    }
+
+    /// Register tools with their JSON Schemas: calls to other tools raise
+    /// UNKNOWN_TOOL_CALL, arguments that fail a schema SCHEMA_VIOLATION.
+    pub fn register_tools(&mut self, defs: &[registry::ToolDef]) -> Result<(), String> {
+        for d in defs {
+            self.schemas.add(d)?;
+            self.registry.insert(d.name.clone());
+        }
+        Ok(())
+    }
+
+    /// A registered tool's definition no longer matches the pinned one:
+    /// every call to it raises TOOL_DEFINITION_CHANGED until it is pinned again.
+    pub fn mark_changed(&mut self, tool: &str, what: String) {
+        self.changed.insert(tool.to_string(), what);
     }
 
     pub fn policy(&self) -> &Policy {
@@ -81,7 +101,13 @@ impl Engine {
     /// The verdict for one event. Never panics: an internal failure becomes
     /// a verdict that follows the policy's fail mode.
     pub fn check(&self, event: &Event) -> Verdict {
-        match catch_unwind(AssertUnwindSafe(|| self.check_inner(event))) {
+        self.check_with_files(event, None)
+    }
+
+    /// Like `check`, knowing files earlier calls of the episode wrote (path →
+    /// content): a shell call that runs one of them is checked with its content.
+    pub fn check_with_files(&self, event: &Event, files: Option<&HashMap<String, String>>) -> Verdict {
+        match catch_unwind(AssertUnwindSafe(|| self.check_inner(event, files))) {
             Ok(v) => v,
             Err(_) => self.internal_error(event),
         }
@@ -110,15 +136,40 @@ impl Engine {
         }
     }
 
-    fn check_inner(&self, event: &Event) -> Verdict {
+    fn check_inner(&self, event: &Event, files: Option<&HashMap<String, String>>) -> Verdict {
         let profile = self.policy.profile_for(event.task.as_deref());
         let egress = profile
             .and_then(|(name, _)| self.profile_egress.iter().find(|(n, _)| n == name).map(|(_, e)| e))
             .unwrap_or(&self.egress);
         let mut findings = Vec::new();
         if event.kind == EventKind::Call {
-            self.inspect_call(event, egress, &mut findings);
+            self.inspect_call(event, egress, files, &mut findings);
         }
+        let mut verdict = Verdict { id: event.id.clone(), decision: Decision::Allow, severity: None, findings, error: None, line: None };
+        self.decide(event, &mut verdict);
+        verdict
+    }
+
+    /// Add findings from outside the stateless check (the episode tracker)
+    /// to a verdict, and decide again.
+    pub fn amend(&self, event: &Event, verdict: &mut Verdict, extra: Vec<Finding>) {
+        if extra.is_empty() || verdict.decision == Decision::Error {
+            return;
+        }
+        for f in extra {
+            if !verdict.findings.iter().any(|g| g.rule == f.rule) {
+                verdict.findings.push(f);
+            }
+        }
+        self.decide(event, verdict);
+    }
+
+    /// The policy's decision over a verdict's findings: the task profile's
+    /// disabled rules dropped, findings ordered worst first, block only for
+    /// calls in block mode at a severity the policy blocks on.
+    fn decide(&self, event: &Event, verdict: &mut Verdict) {
+        let profile = self.policy.profile_for(event.task.as_deref());
+        let findings = &mut verdict.findings;
         if let Some((_, p)) = profile {
             findings.retain(|f: &Finding| !p.disable.iter().any(|d| d == &f.rule || d == &f.kind));
         }
@@ -126,15 +177,15 @@ impl Engine {
         let severity = findings.iter().map(|f| f.severity).max();
         let mode = profile.and_then(|(_, p)| p.mode).unwrap_or(self.policy.mode);
         let block_on = profile.and_then(|(_, p)| p.block_on.as_ref()).unwrap_or(&self.policy.block_on);
-        let decision = match severity {
+        verdict.severity = severity;
+        verdict.decision = match severity {
             None => Decision::Allow,
             Some(_) if mode == Mode::Block && event.kind == EventKind::Call && findings.iter().any(|f| block_on.contains(&f.severity)) => Decision::Block,
             Some(_) => Decision::Warn,
         };
-        Verdict { id: event.id.clone(), decision, severity, findings, error: None, line: None }
     }
 
-    fn inspect_call(&self, event: &Event, egress: &Egress, findings: &mut Vec<Finding>) {
+    fn inspect_call(&self, event: &Event, egress: &Egress, files: Option<&HashMap<String, String>>, findings: &mut Vec<Finding>) {
         if !self.registry.is_empty() && !self.registry.contains(&event.tool) {
             findings.push(Finding {
                 kind: "UNKNOWN_TOOL_CALL".into(),
@@ -148,12 +199,26 @@ impl Engine {
                 related: vec![],
             });
         }
+        self.schemas.check(&event.tool, &event.input, findings);
+        if let Some(what) = self.changed.get(&event.tool) {
+            findings.push(Finding {
+                kind: "TOOL_DEFINITION_CHANGED".into(),
+                severity: Severity::High,
+                confidence: 0.9,
+                rule: "registry.definition-changed".into(),
+                attack: vec!["T1195".into()],
+                evidence: what.chars().take(MAX_EVIDENCE).collect(),
+                span: [0, 0],
+                message: format!("the definition of `{}` changed since it was pinned: a tool that redefines itself after approval is how MCP rug-pulls work", event.tool),
+                related: vec![],
+            });
+        }
         let cap = self.policy.tools.capability(&event.tool);
         let input = &event.input;
         match cap {
             Capability::Shell => {
                 if let Some(cmd) = shell_text(input) {
-                    self.inspect_shell(&cmd, egress, findings);
+                    self.inspect_shell_with(&cmd, egress, files, findings);
                 }
             }
             Capability::Http => self.inspect_http(input, egress, findings),
@@ -173,10 +238,17 @@ impl Engine {
 
     /// Analyse a shell command and match every scope that applies to it.
     pub fn inspect_shell(&self, command: &str, egress: &Egress, findings: &mut Vec<Finding>) {
+        self.inspect_shell_with(command, egress, None, findings)
+    }
+
+    fn inspect_shell_with(&self, command: &str, egress: &Egress, files: Option<&HashMap<String, String>>, findings: &mut Vec<Finding>) {
         let max = self.policy.limits.max_input_bytes;
         let cut = cordon_shell::floor_char_boundary(command, max);
         let text = &command[..cut];
-        let mut analysis = cordon_shell::analyze(text, &self.limits);
+        let mut analysis = match files {
+            Some(f) => cordon_shell::analyze_with_files(text, &self.limits, f.clone()),
+            None => cordon_shell::analyze(text, &self.limits),
+        };
         if cut < command.len() {
             analysis.signals.push(cordon_shell::Signal {
                 kind: cordon_shell::SignalKind::Truncated,

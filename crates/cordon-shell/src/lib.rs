@@ -19,7 +19,7 @@ mod lex;
 mod walk;
 mod word;
 
-pub use walk::{analyze, Analysis, Code, Command, Limits, Redirect, RedirectOp, Signal, SignalKind, Stdin};
+pub use walk::{analyze, analyze_with_files, file_key, Analysis, Code, Command, Limits, Redirect, RedirectOp, Signal, SignalKind, Stdin};
 
 /// Normalise a program path to the name rules match on: basename, with
 /// interpreter version suffixes folded (`/usr/bin/python3.11` -> `python3`).

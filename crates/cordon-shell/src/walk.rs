@@ -129,6 +129,8 @@ pub struct Signal {
 pub struct Analysis {
     pub commands: Vec<Command>,
     pub signals: Vec<Signal>,
+    /// Files the command writes with known content (`cat > run.sh <<EOF`), by path.
+    pub files: HashMap<String, String>,
 }
 
 impl Analysis {
@@ -139,12 +141,18 @@ impl Analysis {
 
 /// Analyse one shell command text.
 pub fn analyze(input: &str, limits: &Limits) -> Analysis {
+    analyze_with_files(input, limits, HashMap::new())
+}
+
+/// Analyse a command knowing files that earlier calls of the episode wrote
+/// (path → content): running one of them analyses its content.
+pub fn analyze_with_files(input: &str, limits: &Limits, files: HashMap<String, String>) -> Analysis {
     let mut w = Walker {
         limits: *limits,
         out: Analysis::default(),
         vars: HashMap::new(),
         aliases: HashMap::new(),
-        files: HashMap::new(),
+        files,
         pipelines: 0,
         heredocs: Vec::new(),
         shifts: None,
@@ -161,6 +169,7 @@ pub fn analyze(input: &str, limits: &Limits) -> Analysis {
     for sig in &mut w.out.signals {
         sig.span = (fix(sig.span.0), fix(sig.span.1).max(fix(sig.span.0)));
     }
+    w.out.files = w.files;
     w.out
 }
 
@@ -1247,7 +1256,7 @@ fn interpreter_reads_stdin(name: &str, args: &[String]) -> bool {
     args.iter().all(|a| a == "-" || (a.starts_with('-') && !matches!(a.as_str(), "-m" | "-c" | "-e" | "-E" | "-r" | "-p" | "--eval" | "--print" | "--version" | "-V" | "--help" | "-h")))
 }
 
-fn file_key(path: &str) -> String {
+pub fn file_key(path: &str) -> String {
     path.trim_start_matches("./").to_string()
 }
 

@@ -1,0 +1,180 @@
+//! `Secrets`: find, redact and fingerprint credentials in text and JSON.
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
+use hmac::{Hmac, Mac};
+use regex::Regex;
+use serde::Serialize;
+use serde_json::Value as Json;
+use sha2::Sha256;
+
+use crate::recognizers::{Recognizer, TABLE};
+
+/// How much of a text is scanned by default; bytes past it are not looked at.
+pub const DEFAULT_SCAN_LIMIT: usize = 1 << 20;
+
+/// One credential found in a text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretHit {
+    /// What it is: `aws-access-key-id`, `github-token`, `password-assignment`, ...
+    pub kind: &'static str,
+    /// Byte range of the secret itself (not of the name or header around it) in the scanned text.
+    pub span: (usize, usize),
+    /// `Secrets::fingerprint` of the secret.
+    pub fingerprint: String,
+}
+
+/// The table compiled once per process: its patterns and the anchor prefilter.
+struct Compiled {
+    regexes: Vec<Regex>,
+    anchors: AhoCorasick,
+    /// For each anchor pattern, the row it belongs to.
+    anchor_row: Vec<usize>,
+}
+
+static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
+    let regexes = TABLE
+        .iter()
+        // Unicode word boundaries would push the DFA off its fast path on non-ASCII text; ours are ASCII.
+        .map(|r| Regex::new(&r.pattern.replace(r"\b", r"(?-u:\b)")).unwrap_or_else(|e| panic!("{}: {e}", r.kind)))
+        .collect();
+    let (anchor_row, anchors): (Vec<usize>, Vec<&str>) =
+        TABLE.iter().enumerate().flat_map(|(i, r)| r.anchors.iter().map(move |a| (i, *a))).unzip();
+    let anchors = AhoCorasick::builder().ascii_case_insensitive(true).build(anchors).expect("anchors compile");
+    Compiled { regexes, anchors, anchor_row }
+});
+
+/// Recognises credentials; holds the key their fingerprints are made with.
+pub struct Secrets {
+    key: [u8; 32],
+    limit: usize,
+}
+
+impl Secrets {
+    pub fn new(key: [u8; 32]) -> Secrets {
+        LazyLock::force(&COMPILED);
+        Secrets { key, limit: DEFAULT_SCAN_LIMIT }
+    }
+
+    /// Scan at most `limit` bytes of each text (default `DEFAULT_SCAN_LIMIT`); secrets beyond it go unseen, and
+    /// `redact` passes that tail through unchanged.
+    pub fn with_scan_limit(mut self, limit: usize) -> Secrets {
+        self.limit = limit;
+        self
+    }
+
+    /// Every credential in `text` (up to the scan limit), in order, none overlapping.
+    pub fn scan(&self, text: &str) -> Vec<SecretHit> {
+        let text = &text[..floor_char_boundary(text, self.limit)];
+        let compiled = &*COMPILED;
+        // One pass of the prefilter decides which rows can match at all.
+        let mut wanted = vec![false; TABLE.len()];
+        for m in compiled.anchors.find_overlapping_iter(text) {
+            wanted[compiled.anchor_row[m.pattern().as_usize()]] = true;
+        }
+        // Rows in priority order; a hit overlapping one already taken loses.
+        let mut taken: BTreeMap<usize, (usize, &'static str)> = BTreeMap::new();
+        for (row, re) in TABLE.iter().zip(&compiled.regexes).enumerate().filter(|(i, _)| wanted[*i]).map(|(_, p)| p) {
+            for caps in re.captures_iter(text) {
+                let Some(secret) = caps.iter().skip(1).flatten().last() else { continue };
+                let (start, end) = (secret.start(), secret.end());
+                if !accepts(row, caps.get(0).map_or("", |m| m.as_str()), text, start, end) || overlaps(&taken, start, end) {
+                    continue;
+                }
+                taken.insert(start, (end, row.kind));
+            }
+        }
+        taken
+            .into_iter()
+            .map(|(start, (end, kind))| SecretHit { kind, span: (start, end), fingerprint: self.fingerprint(&text[start..end]) })
+            .collect()
+    }
+
+    /// `text` with each secret replaced by `[REDACTED:<kind>:<first 8 hex of its fingerprint>]`, and the hits
+    /// (spans in the original text).
+    pub fn redact(&self, text: &str) -> (String, Vec<SecretHit>) {
+        let hits = self.scan(text);
+        (splice(text, &hits), hits)
+    }
+
+    /// Redact every string value inside `v`, recursively; object keys are kept, but a key names its value, so
+    /// `{"api_key": "..."}` is judged as `api_key: ...` would be. Hit spans are relative to the string they were
+    /// found in.
+    pub fn redact_value(&self, v: &Json) -> (Json, Vec<SecretHit>) {
+        let mut hits = Vec::new();
+        let out = self.redact_json(v, None, &mut hits);
+        (out, hits)
+    }
+
+    fn redact_json(&self, v: &Json, key: Option<&str>, hits: &mut Vec<SecretHit>) -> Json {
+        match v {
+            Json::String(s) => {
+                let found = match key {
+                    // The key as context: scan `"key": "value"` and keep only what lies inside the value.
+                    Some(k) => {
+                        let prefix = format!("\"{k}\": \"");
+                        let framed = format!("{prefix}{s}\"");
+                        let n = prefix.len();
+                        self.scan(&framed)
+                            .into_iter()
+                            .filter(|h| h.span.0 >= n && h.span.1 <= n + s.len())
+                            .map(|h| SecretHit { span: (h.span.0 - n, h.span.1 - n), ..h })
+                            .collect()
+                    }
+                    None => self.scan(s),
+                };
+                let out = splice(s, &found);
+                hits.extend(found);
+                Json::String(out)
+            }
+            Json::Array(items) => Json::Array(items.iter().map(|i| self.redact_json(i, None, hits)).collect()),
+            Json::Object(map) => {
+                Json::Object(map.iter().map(|(k, v)| (k.clone(), self.redact_json(v, Some(k), hits))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// HMAC-SHA256 of `secret` under this store's key, first 16 bytes, lower-case hex: the same secret always gets
+    /// the same fingerprint under one key, and nothing about it can be learnt without the key.
+    pub fn fingerprint(&self, secret: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(secret.as_bytes());
+        hex_lower(&mac.finalize().into_bytes()[..16])
+    }
+}
+
+fn accepts(row: &Recognizer, whole: &str, text: &str, start: usize, end: usize) -> bool {
+    let quoted = text[..start].ends_with(['"', '\'']);
+    let whole = whole.to_ascii_lowercase();
+    !row.veto.iter().any(|v| whole.contains(v)) && row.accepts(&text[start..end], quoted)
+}
+
+/// Whether [start, end) overlaps any interval in `taken` (keyed by start, non-overlapping).
+fn overlaps(taken: &BTreeMap<usize, (usize, &'static str)>, start: usize, end: usize) -> bool {
+    taken.range(..end).next_back().is_some_and(|(_, &(e, _))| e > start)
+}
+
+fn splice(text: &str, hits: &[SecretHit]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for h in hits {
+        out.push_str(&text[at..h.span.0]);
+        out.push_str(&format!("[REDACTED:{}:{}]", h.kind, &h.fingerprint[..8]));
+        at = h.span.1;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn floor_char_boundary(s: &str, i: usize) -> usize {
+    if i >= s.len() {
+        return s.len();
+    }
+    (0..=i).rev().find(|&j| s.is_char_boundary(j)).unwrap_or(0)
+}
