@@ -369,6 +369,8 @@ fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCod
         }
     };
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 16);
+    let recording = store.is_some();
+    let secrets = &secrets;
     let stdin = std::io::stdin();
     let mut reader = std::io::BufReader::with_capacity(1 << 16, stdin.lock());
     let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<(usize, Vec<u8>)>)>(workers * 2);
@@ -381,15 +383,18 @@ fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCod
             scope.spawn(move || loop {
                 let job = job_rx.lock().map(|rx| rx.recv());
                 let Ok(Ok((seq, lines))) = job else { return };
-                let checked = lines.into_iter().map(|(n, line)| check_line(engine, &line, n)).collect();
+                let checked = lines.into_iter().map(|(n, line)| check_line(engine, &line, n, recording.then_some(secrets))).collect();
                 if done_tx.send((seq, checked)).is_err() {
                     return;
                 }
             });
         }
         drop(done_tx);
-        let secrets = &secrets;
         let writer = scope.spawn(move || -> Result<Decision, String> {
+            // Batches that are ready together go into one transaction: one
+            // fsync for many events when input streams in, one per line when
+            // a producer writes a line at a time.
+            const MAX_PENDING: usize = 4096;
             let mut tracker = tracker;
             let stdout = std::io::stdout();
             let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -398,11 +403,35 @@ fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCod
             let mut worst = Decision::Allow;
             let mut bytes = Vec::with_capacity(1 << 16);
             let mut records = Vec::new();
-            for (seq, batch) in done_rx {
-                held.insert(seq, batch);
-                while let Some(batch) = held.remove(&next) {
-                    bytes.clear();
-                    records.clear();
+            let mut open = true;
+            loop {
+                if open {
+                    // Block only when the next batch is not here yet.
+                    if !held.contains_key(&next) {
+                        match done_rx.recv() {
+                            Ok((seq, batch)) => {
+                                held.insert(seq, batch);
+                            }
+                            Err(_) => open = false,
+                        }
+                    }
+                    while let Ok((seq, batch)) = done_rx.try_recv() {
+                        held.insert(seq, batch);
+                    }
+                }
+                if !held.contains_key(&next) {
+                    if open {
+                        continue;
+                    }
+                    break;
+                }
+                bytes.clear();
+                records.clear();
+                let mut pending = 0;
+                while pending < MAX_PENDING {
+                    let Some(batch) = held.remove(&next) else { break };
+                    next += 1;
+                    pending += batch.len();
                     for mut c in batch {
                         if let Some(ev) = &c.event {
                             tracker.observe(ev, &mut c.verdict);
@@ -410,17 +439,18 @@ fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCod
                         worst = worse(worst, c.verdict.decision);
                         let _ = serde_json::to_writer(&mut bytes, &c.verdict.to_contract_json());
                         bytes.push(b'\n');
-                        if store.is_some() {
-                            records.push(record_of(engine, secrets, c));
+                        if let Some(prepared) = c.prepared.take() {
+                            records.push(record_of(engine, secrets, c, prepared));
                         }
                     }
-                    // Durable before printed: a verdict a caller saw is never lost.
-                    if let Some(store) = store.as_mut() {
+                }
+                // Durable before printed: a verdict a caller saw is never lost.
+                if let Some(store) = store.as_mut() {
+                    if !records.is_empty() {
                         store.record(&records).map_err(|e| format!("episode store: {e}"))?;
                     }
-                    out.write_all(&bytes).map_err(|e| e.to_string())?;
-                    next += 1;
                 }
+                out.write_all(&bytes).map_err(|e| e.to_string())?;
                 out.flush().map_err(|e| e.to_string())?;
             }
             out.flush().map_err(|e| e.to_string())?;
@@ -471,28 +501,39 @@ struct Checked {
     line: usize,
     event: Option<Event>,
     verdict: Verdict,
-    /// The line itself when it was not a valid event (kept, redacted, in the store).
-    raw: Option<String>,
+    /// What the store keeps of the line, redacted on a worker (when recording).
+    prepared: Option<Prepared>,
 }
 
-fn check_line(engine: &Engine, line: &[u8], n: usize) -> Checked {
+struct Prepared {
+    input: Option<serde_json::Value>,
+    output: Option<serde_json::Value>,
+    /// The line itself when it was not a valid event.
+    raw: Option<String>,
+    secrets: Vec<(String, String)>,
+}
+
+fn check_line(engine: &Engine, line: &[u8], n: usize, secrets: Option<&cordon_secrets::Secrets>) -> Checked {
     let text = String::from_utf8_lossy(line);
     let text = text.trim();
-    if text.is_empty() {
-        return Checked { line: n, event: None, verdict: Verdict::error(None, "empty line".into(), Some(n)), raw: Some(String::new()) };
-    }
-    match Event::from_json_line(text) {
-        Ok(ev) => {
-            let verdict = engine.check(&ev);
-            Checked { line: n, event: Some(ev), verdict, raw: None }
+    let (event, verdict) = if text.is_empty() {
+        (None, Verdict::error(None, "empty line".into(), Some(n)))
+    } else {
+        match Event::from_json_line(text) {
+            Ok(ev) => {
+                let verdict = engine.check(&ev);
+                (Some(ev), verdict)
+            }
+            Err((id, msg)) => (None, Verdict::error(id, msg, Some(n))),
         }
-        Err((id, msg)) => Checked { line: n, event: None, verdict: Verdict::error(id, msg, Some(n)), raw: Some(text.to_string()) },
-    }
+    };
+    let prepared = secrets.map(|s| prepare(s, event.as_ref(), text));
+    Checked { line: n, event, verdict, prepared }
 }
 
-/// What the store keeps of one checked line: secrets redacted everywhere
-/// (arguments, results, evidence, raw lines), fingerprints beside them.
-fn record_of(engine: &Engine, secrets: &cordon_secrets::Secrets, c: Checked) -> cordon_store::Record {
+/// Secrets redacted everywhere the store would keep them (arguments,
+/// results, raw lines), fingerprints beside them.
+fn prepare(secrets: &cordon_secrets::Secrets, event: Option<&Event>, text: &str) -> Prepared {
     const MAX_RAW: usize = 4096;
     let mut found = Vec::new();
     let mut redact_value = |v: &serde_json::Value| {
@@ -500,18 +541,32 @@ fn record_of(engine: &Engine, secrets: &cordon_secrets::Secrets, c: Checked) -> 
         found.extend(hits.into_iter().map(|h| (h.kind.to_string(), h.fingerprint)));
         r
     };
-    let (input, output) = match &c.event {
-        Some(ev) => (Some(redact_value(&ev.input)), ev.output.as_ref().map(&mut redact_value)),
-        None => (None, None),
+    let (input, output, raw) = match event {
+        Some(ev) => (Some(redact_value(&ev.input)), ev.output.as_ref().map(&mut redact_value), None),
+        None => {
+            let cut = cordon_shell_floor(text, MAX_RAW);
+            let (r, hits) = secrets.redact(&text[..cut]);
+            found.extend(hits.into_iter().map(|h| (h.kind.to_string(), h.fingerprint)));
+            (None, None, Some(r))
+        }
     };
+    Prepared { input, output, raw, secrets: found }
+}
+
+fn cordon_shell_floor(s: &str, n: usize) -> usize {
+    let mut i = n.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The store's record of one checked line; evidence the tracker added is redacted here.
+fn record_of(engine: &Engine, secrets: &cordon_secrets::Secrets, c: Checked, p: Prepared) -> cordon_store::Record {
     let mut verdict = c.verdict;
     for f in &mut verdict.findings {
         f.evidence = secrets.redact(&f.evidence).0;
     }
-    let raw = c.raw.map(|r| {
-        let cut = r.char_indices().nth(MAX_RAW).map(|(i, _)| i).unwrap_or(r.len());
-        secrets.redact(&r[..cut]).0
-    });
     let ev = c.event;
     cordon_store::Record {
         line: Some(c.line as u64),
@@ -522,12 +577,12 @@ fn record_of(engine: &Engine, secrets: &cordon_secrets::Secrets, c: Checked) -> 
         kind: ev.as_ref().map(|e| e.kind),
         tool: ev.as_ref().map(|e| e.tool.clone()),
         capability: ev.as_ref().map(|e| format!("{:?}", engine.policy().tools.capability(&e.tool)).to_ascii_lowercase()),
-        input,
-        output,
-        raw,
+        input: p.input,
+        output: p.output,
+        raw: p.raw,
         ts: ev.as_ref().and_then(|e| e.ts.clone()),
         verdict,
-        secrets: found,
+        secrets: p.secrets,
     }
 }
 

@@ -42,7 +42,11 @@ fn main() {
         scanned += bytes;
     }
     let rate = scanned as f64 / 1e6 / start.elapsed().as_secs_f64();
-    println!("{} commands, {hits} hits; {:.1} MB of commands, scanned at {rate:.0} MB/s", commands.len(), bytes as f64 / 1e6);
+    println!(
+        "{} commands, {hits} hits; {:.1} MB of commands, scanned at {rate:.0} MB/s",
+        commands.len(),
+        bytes as f64 / 1e6
+    );
 }
 
 fn floor(s: &str, mut i: usize) -> usize {

@@ -299,7 +299,7 @@ pub struct CanaryMatcher {
 
 impl CanaryMatcher {
     /// From (id, marker) pairs, e.g. the store's canary records. Markers should be long and random (the generated
-    /// ones are 24 characters or more); a short one would match ordinary text.
+    /// ones are 20 characters or more); a short one would match ordinary text.
     pub fn new(canaries: &[(String, String)]) -> Self {
         let mut patterns = Vec::new();
         let mut texts = Vec::new();

@@ -55,7 +55,12 @@ pub(crate) static TABLE: &[Recognizer] = &[
         r"(-----BEGIN[A-Z0-9 ]{0,32} PRIVATE KEY-----(?:[A-Za-z0-9+/=\s\\:,.\-]*?[A-Za-z0-9+/]{32}[A-Za-z0-9+/=\s\\:,.\-]*?-----END[A-Z0-9 ]{0,32} PRIVATE KEY-----|(?:\s|\\r|\\n)+(?:[A-Za-z0-9+/=]{32,}(?:\r?\n|\\r|\\n)*)+))",
         Value::Token,
     ),
-    row("aws-access-key-id", &["AKIA", "ASIA", "ABIA", "ACCA"], r"\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b", Value::Token),
+    row(
+        "aws-access-key-id",
+        &["AKIA", "ASIA", "ABIA", "ACCA"],
+        r"\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b",
+        Value::Token,
+    ),
     Recognizer {
         min_entropy: 3.5,
         ..row(
@@ -65,10 +70,20 @@ pub(crate) static TABLE: &[Recognizer] = &[
             Value::Token,
         )
     },
-    row("github-token", &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"], r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,})\b", Value::Token),
+    row(
+        "github-token",
+        &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"],
+        r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,})\b",
+        Value::Token,
+    ),
     row("github-token", &["github_pat_"], r"\b(github_pat_[A-Za-z0-9_]{60,})\b", Value::Token),
     row("gitlab-token", &["glpat-"], r"\b(glpat-[A-Za-z0-9_\-]{20,64})", Value::Token),
-    row("slack-webhook", &["hooks.slack.com/"], r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]{20,})", Value::Token),
+    row(
+        "slack-webhook",
+        &["hooks.slack.com/"],
+        r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]{20,})",
+        Value::Token,
+    ),
     row(
         "slack-token",
         &["xoxa-", "xoxb-", "xoxo-", "xoxp-", "xoxr-", "xoxs-", "xapp-"],
@@ -87,14 +102,22 @@ pub(crate) static TABLE: &[Recognizer] = &[
     row("pypi-token", &["pypi-AgEIcHlwaS5vcmc"], r"\b(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,})", Value::Token),
     row("jwt", &["eyJ"], r"\b(eyJ[A-Za-z0-9_\-]{10,}\.ey[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,})", Value::Token),
     // scheme://user:PASSWORD@host: only the password.
-    row("url-password", &["://"], r#"(?i)\b[a-z][a-z0-9+.\-]{1,30}://[^\s:/?#@'"<>]*:([^\s/?#@'"<>]+)@[A-Za-z0-9\[]"#, Value::Literal),
+    row(
+        "url-password",
+        &["://"],
+        r#"(?i)\b[a-z][a-z0-9+.\-]{1,30}://[^\s:/?#@'"<>]*:([^\s/?#@'"<>]+)@[A-Za-z0-9\[]"#,
+        Value::Literal,
+    ),
     row(
         "authorization-header",
         &["authorization"],
         r#"(?i)authorization["']?\s*[:=]\s*["']?(?:bearer|basic|token|bot)\s+([A-Za-z0-9._~+/\-]{8,}=*)"#,
         Value::Token,
     ),
-    Recognizer { min_entropy: 3.0, ..row("bearer-token", &["bearer"], r"(?i)\bbearer\s+([A-Za-z0-9._~+/\-]{20,}=*)", Value::Random) },
+    Recognizer {
+        min_entropy: 3.0,
+        ..row("bearer-token", &["bearer"], r"(?i)\bbearer\s+([A-Za-z0-9._~+/\-]{20,}=*)", Value::Random)
+    },
     row(
         "password-flag",
         &["mysql", "mariadb"],
@@ -104,7 +127,12 @@ pub(crate) static TABLE: &[Recognizer] = &[
     ),
     row("password-flag", &["sshpass"], r#"\bsshpass\s+-p\s*["']?([^\s"']+)"#, Value::Literal),
     row("password-flag", &["curl"], r#"\bcurl\b[^\n|;&]*?\s(?:-u|--user)\s*["']?[^\s:"']*:([^\s"']+)"#, Value::Literal),
-    row("password-flag", &["--pass"], r#"(?i)(?:^|[^A-Za-z0-9_\-])--(?:password|passwd|pass)(?:=|\s+)["']?([^\s"']+)"#, Value::Literal),
+    row(
+        "password-flag",
+        &["--pass"],
+        r#"(?i)(?:^|[^A-Za-z0-9_\-])--(?:password|passwd|pass)(?:=|\s+)["']?([^\s"']+)"#,
+        Value::Literal,
+    ),
     Recognizer {
         min_entropy: 3.5,
         ..row(
@@ -130,12 +158,45 @@ pub(crate) static TABLE: &[Recognizer] = &[
 /// Values that stand in for a secret rather than being one.
 pub(crate) fn is_placeholder(v: &str) -> bool {
     const WHOLE: &[&str] = &[
-        "password", "passwd", "pass", "secret", "token", "none", "null", "nil", "true", "false", "undefined", "string",
-        "value", "required", "optional", "hidden", "masked", "redacted", "test",
+        "password",
+        "passwd",
+        "pass",
+        "secret",
+        "token",
+        "none",
+        "null",
+        "nil",
+        "true",
+        "false",
+        "undefined",
+        "string",
+        "value",
+        "required",
+        "optional",
+        "hidden",
+        "masked",
+        "redacted",
+        "test",
     ];
     const PART: &[&str] = &[
-        "xxxx", "***", "...", "example", "changeme", "change_me", "placeholder", "your_", "your-", "yourtoken", "dummy",
-        "replace_me", "replaceme", "replacewith", "insert_", "redacted", "<", ">", "{{",
+        "***",
+        "...",
+        "example",
+        "changeme",
+        "change_me",
+        "placeholder",
+        "your_",
+        "your-",
+        "yourtoken",
+        "dummy",
+        "replace_me",
+        "replaceme",
+        "replacewith",
+        "insert_",
+        "redacted",
+        "<",
+        ">",
+        "{{",
     ];
     let lower = v.to_ascii_lowercase();
     let first = v.as_bytes().first().copied();
@@ -143,6 +204,9 @@ pub(crate) fn is_placeholder(v: &str) -> bool {
         || matches!(first, Some(b'$' | b'%' | b'*'))
         || WHOLE.contains(&lower.as_str())
         || PART.iter().any(|p| lower.contains(p))
+        // Case-sensitive and five long: a random token has `XxXx` in it now and then.
+        || v.contains("xxxxx")
+        || v.contains("XXXXX")
         || v.bytes().all(|b| Some(b) == first)
 }
 
@@ -162,10 +226,14 @@ pub(crate) fn entropy(v: &str) -> f64 {
         counts[b as usize] += 1;
     }
     let n = v.len() as f64;
-    counts.iter().filter(|&&c| c > 0).map(|&c| {
-        let p = f64::from(c) / n;
-        -p * p.log2()
-    }).sum()
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
 }
 
 fn classes(v: &str) -> usize {

@@ -77,9 +77,13 @@ impl Secrets {
         let mut taken: BTreeMap<usize, (usize, &'static str)> = BTreeMap::new();
         for (row, re) in TABLE.iter().zip(&compiled.regexes).enumerate().filter(|(i, _)| wanted[*i]).map(|(_, p)| p) {
             for caps in re.captures_iter(text) {
-                let Some(secret) = caps.iter().skip(1).flatten().last() else { continue };
+                let Some(secret) = caps.iter().skip(1).flatten().last() else {
+                    continue;
+                };
                 let (start, end) = (secret.start(), secret.end());
-                if !accepts(row, caps.get(0).map_or("", |m| m.as_str()), text, start, end) || overlaps(&taken, start, end) {
+                if !accepts(row, caps.get(0).map_or("", |m| m.as_str()), text, start, end)
+                    || overlaps(&taken, start, end)
+                {
                     continue;
                 }
                 taken.insert(start, (end, row.kind));
@@ -87,7 +91,11 @@ impl Secrets {
         }
         taken
             .into_iter()
-            .map(|(start, (end, kind))| SecretHit { kind, span: (start, end), fingerprint: self.fingerprint(&text[start..end]) })
+            .map(|(start, (end, kind))| SecretHit {
+                kind,
+                span: (start, end),
+                fingerprint: self.fingerprint(&text[start..end]),
+            })
             .collect()
     }
 
@@ -148,7 +156,14 @@ impl Secrets {
 fn accepts(row: &Recognizer, whole: &str, text: &str, start: usize, end: usize) -> bool {
     let quoted = text[..start].ends_with(['"', '\'']);
     let whole = whole.to_ascii_lowercase();
-    !row.veto.iter().any(|v| whole.contains(v)) && row.accepts(&text[start..end], quoted)
+    !row.veto.iter().any(|v| whole.contains(v)) && !in_redaction(text, start) && row.accepts(&text[start..end], quoted)
+}
+
+/// Whether `start` lies inside a `[REDACTED:kind:fingerprint]` that `redact` wrote (`url-password:1a2b3c4d` would
+/// otherwise read as a password assignment).
+fn in_redaction(text: &str, start: usize) -> bool {
+    let head = &text.as_bytes()[start.saturating_sub(64)..start];
+    head.windows(10).rposition(|w| w == b"[REDACTED:").is_some_and(|i| !head[i..].contains(&b']'))
 }
 
 /// Whether [start, end) overlaps any interval in `taken` (keyed by start, non-overlapping).

@@ -19,11 +19,7 @@ fn tok(prefix: &str, n: usize) -> String {
 
 /// (kind, secret) for every hit in `text`, checking each span.
 fn found(text: &str) -> Vec<(&'static str, String)> {
-    secrets()
-        .scan(text)
-        .into_iter()
-        .map(|h: SecretHit| (h.kind, text[h.span.0..h.span.1].to_owned()))
-        .collect()
+    secrets().scan(text).into_iter().map(|h: SecretHit| (h.kind, text[h.span.0..h.span.1].to_owned())).collect()
 }
 
 #[track_caller]
@@ -38,10 +34,14 @@ fn assert_none(text: &str) {
 
 #[test]
 fn vendor_tokens() {
-    let aws_id = "AKIAQ3EGWTZ6RJXL5NVM";
-    assert_one(&format!("aws configure set aws_access_key_id {aws_id}"), "aws-access-key-id", aws_id);
-    assert_one(&format!("export AWS_ACCESS_KEY_ID=ASIA{}", "Q3EGWTZ6RJXL5NVM"), "aws-access-key-id", "ASIAQ3EGWTZ6RJXL5NVM");
-    let aws_secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ8h3kP9sT";
+    let aws_id = format!("AKIA{}", "Q3EGWTZ6RJXL5NVM");
+    assert_one(&format!("aws configure set aws_access_key_id {aws_id}"), "aws-access-key-id", &aws_id);
+    assert_one(
+        &format!("export AWS_ACCESS_KEY_ID=ASIA{}", "Q3EGWTZ6RJXL5NVM"),
+        "aws-access-key-id",
+        "ASIAQ3EGWTZ6RJXL5NVM",
+    );
+    let aws_secret = &format!("wJalrXUtnFEMI/K7MDENG/{}", "bPxRfiCYzQ8h3kP9sT");
     assert_one(&format!("aws_secret_access_key = {aws_secret}\n"), "aws-secret-access-key", aws_secret);
     assert_one(&format!("export AWS_SECRET_ACCESS_KEY={aws_secret}"), "aws-secret-access-key", aws_secret);
     assert_one(&format!(r#"{{"SecretAccessKey": "{aws_secret}"}}"#), "aws-secret-access-key", aws_secret);
@@ -69,7 +69,11 @@ fn vendor_tokens() {
     let anthropic = tok("sk-ant-api03-", 93);
     assert_one(&format!("export ANTHROPIC_API_KEY={anthropic}"), "anthropic-api-key", &anthropic);
     let google = tok("AIza", 35);
-    assert_one(&format!("https://maps.googleapis.com/maps/api/geocode/json?key={google}&address=x"), "google-api-key", &google);
+    assert_one(
+        &format!("https://maps.googleapis.com/maps/api/geocode/json?key={google}&address=x"),
+        "google-api-key",
+        &google,
+    );
     let hf = tok("hf_", 34).replace(|c: char| c.is_ascii_digit(), "k");
     assert_one(&format!("huggingface-cli login --token {hf}"), "huggingface-token", &hf);
     let npm = tok("npm_", 36);
@@ -132,7 +136,11 @@ fn headers() {
     assert_one(&format!("curl -H 'Authorization: Bearer {bearer}' https://api/"), "authorization-header", &bearer);
     let basic = STANDARD.encode("admin:Tr0ub4dor&3");
     assert_one(&format!("curl -H \"Authorization: Basic {basic}\" https://api/"), "authorization-header", &basic);
-    assert_one(&format!("requests.get(u, headers={{'Authorization': 'token {bearer}'}})"), "authorization-header", &bearer);
+    assert_one(
+        &format!("requests.get(u, headers={{'Authorization': 'token {bearer}'}})"),
+        "authorization-header",
+        &bearer,
+    );
     assert_one(&format!("http api/ bearer {bearer}"), "bearer-token", &bearer);
     let key = tok("", 32);
     assert_one(&format!("curl -H 'X-Api-Key: {key}' https://api/"), "secret-assignment", &key);
@@ -147,18 +155,32 @@ fn headers() {
 fn assignments() {
     assert_one("export DB_PASSWORD=hunter2!", "password-assignment", "hunter2!");
     assert_one("PGPASSWORD='s3cr3t' psql -h db", "password-assignment", "s3cr3t");
-    assert_one("password: Tr0ub4dor&3\n", "password-assignment", "Tr0ub4dor&3");
+    assert_one("password: Tr0ub4dor#3\n", "password-assignment", "Tr0ub4dor#3");
     assert_one(r#"{"user": "svc", "password": "correcthorse"}"#, "password-assignment", "correcthorse");
     let key = "a8f5f167f44f4964e6c998dee827110c";
     assert_one(&format!("API_KEY=\"{key}\""), "secret-assignment", key);
     let secret = tok("", 40);
     assert_one(&format!("client_secret: {secret}"), "secret-assignment", &secret);
-    assert_one(&format!("SECRET_KEY = 'django-insecure-{secret}'"), "secret-assignment", &format!("django-insecure-{secret}"));
+    assert_one(
+        &format!("SECRET_KEY = 'django-insecure-{secret}'"),
+        "secret-assignment",
+        &format!("django-insecure-{secret}"),
+    );
     // A vendor format wins over the generic name-based row.
     let gh = tok("ghp_", 36);
     assert_one(&format!("export GITHUB_TOKEN={gh}"), "github-token", &gh);
 
-    for placeholder in ["$API_KEY", "${API_KEY}", "<api-key>", "xxx", "xxxxxxxxxxxxxxxxxxxxxxxx", "changeme", "***", "", "your_api_key_here"] {
+    for placeholder in [
+        "$API_KEY",
+        "${API_KEY}",
+        "<api-key>",
+        "xxx",
+        "xxxxxxxxxxxxxxxxxxxxxxxx",
+        "changeme",
+        "***",
+        "",
+        "your_api_key_here",
+    ] {
         assert_none(&format!("API_KEY={placeholder}"));
         assert_none(&format!("DB_PASSWORD={placeholder}"));
     }
@@ -183,7 +205,11 @@ fn ordinary_dev_text() {
         "sha256sum app.tar.gz 5f2b1c9e8d7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c",
     ));
     // An embedded image whose base64 happens to contain key-like runs: not at a word boundary, so not a key.
-    let image = format!("data:image/png;base64,iVBORw0KGgo{}AKIAQ3EGWTZ6RJXL5NVM{}eyJhbGciOiJIUzI1NiJ9", tok("", 200), tok("", 50));
+    let image = format!(
+        "data:image/png;base64,iVBORw0KGgo{}AKIAQ3EGWTZ6RJXL5NVM{}eyJhbGciOiJIUzI1NiJ9",
+        tok("", 200),
+        tok("", 50)
+    );
     assert_none(&format!("expected = \"{image}\""));
     assert_none("cat ~/.aws/credentials ~/.ssh/id_rsa /etc/passwd; ls ~/.kube");
     assert_none("pip install scikit-learn && python -m pytest tests/ -k 'test_token or test_secret'");

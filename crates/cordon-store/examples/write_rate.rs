@@ -57,7 +57,7 @@ fn event(i: usize, sessions: usize) -> Record {
         "ls -la /workspace/project/src",
     ];
     let command = commands[i % commands.len()];
-    let findings = if i % 20 == 0 {
+    let findings = if i % 20 == 7 {
         vec![Finding {
             kind: "PIPE_TO_SHELL".into(),
             severity: Severity::High,

@@ -32,8 +32,8 @@ pub fn jsonl(ep: &Episode, e: &StoredEvent) -> Value {
     put("task", ep.task.clone().map(Value::from));
     put("tool", e.tool.clone().map(Value::from));
     put("capability", e.capability.clone().map(Value::from));
-    put("input", e.input.clone());
-    put("output", e.output.clone());
+    put("input", e.input.clone().filter(|v| !v.is_null()));
+    put("output", e.output.clone().filter(|v| !v.is_null()));
     put("raw", e.raw.clone().map(Value::from));
     put("ts", e.ts.clone().map(Value::from));
     put("recorded_at", Some(e.recorded_at.clone().into()));
@@ -146,7 +146,8 @@ pub fn otlp(ep: &Episode, events: &[StoredEvent]) -> Value {
         match e.kind {
             Some(EventKind::Call) => open.push(e),
             Some(EventKind::Result) => {
-                let by_id = e.event_id.as_ref().and_then(|id| open.iter().rposition(|c| c.event_id.as_ref() == Some(id)));
+                let by_id =
+                    e.event_id.as_ref().and_then(|id| open.iter().rposition(|c| c.event_id.as_ref() == Some(id)));
                 let found = by_id.or_else(|| open.iter().rposition(|c| c.event_id.is_none() && c.tool == e.tool));
                 if let Some(i) = found {
                     result_of.insert(open.remove(i).step, e);
@@ -203,7 +204,8 @@ pub fn otlp(ep: &Episode, events: &[StoredEvent]) -> Value {
                     }
                     Decision::Error => {
                         let reason = e.verdict.error.as_deref().unwrap_or("");
-                        span["status"] = json!({ "code": 2, "message": format!("cordon could not check it: {reason}") });
+                        span["status"] =
+                            json!({ "code": 2, "message": format!("cordon could not check it: {reason}") });
                     }
                     Decision::Allow | Decision::Warn => {}
                 }

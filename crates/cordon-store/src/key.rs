@@ -25,13 +25,18 @@ pub(crate) fn load_or_create(db: &Path, from_env: Option<String>) -> Result<[u8;
     }
     let path = key_path(db);
     match fs::read_to_string(&path) {
-        Ok(text) => return decode(text.trim()).ok_or_else(|| StoreError::BadKey { origin: path.display().to_string() }),
+        Ok(text) => {
+            return decode(text.trim()).ok_or_else(|| StoreError::BadKey { origin: path.display().to_string() })
+        }
         Err(e) if e.kind() == ErrorKind::NotFound => {}
         Err(source) => return Err(StoreError::Io { path, action: "read the fingerprint key", source }),
     }
     create(&path)?;
-    let text = fs::read_to_string(&path)
-        .map_err(|source| StoreError::Io { path: path.clone(), action: "read the fingerprint key", source })?;
+    let text = fs::read_to_string(&path).map_err(|source| StoreError::Io {
+        path: path.clone(),
+        action: "read the fingerprint key",
+        source,
+    })?;
     decode(text.trim()).ok_or_else(|| StoreError::BadKey { origin: path.display().to_string() })
 }
 

@@ -242,7 +242,11 @@ impl Store {
         opts.write(true).create(true).truncate(false);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        opts.open(path).map_err(|source| StoreError::Io { path: path.to_path_buf(), action: "create the store", source })?;
+        opts.open(path).map_err(|source| StoreError::Io {
+            path: path.to_path_buf(),
+            action: "create the store",
+            source,
+        })?;
         Store::connect(path)
     }
 
@@ -430,7 +434,16 @@ impl Store {
                 .map_err(sql)?;
             for t in tallies.values() {
                 update_episode
-                    .execute(params![t.id, t.agent, t.task, t.first_ms, t.last_ms, t.events, t.findings, t.worst.map(Severity::as_str)])
+                    .execute(params![
+                        t.id,
+                        t.agent,
+                        t.task,
+                        t.first_ms,
+                        t.last_ms,
+                        t.events,
+                        t.findings,
+                        t.worst.map(Severity::as_str)
+                    ])
                     .map_err(sql)?;
             }
         }
@@ -459,11 +472,19 @@ impl Store {
     /// Every canary, oldest first.
     pub fn canaries(&self) -> Result<Vec<CanaryRecord>, StoreError> {
         let sql = sql_err(&self.path);
-        let mut stmt =
-            self.conn.prepare_cached("SELECT id, kind, marker, path, planted_at FROM canaries ORDER BY planted_at, id").map_err(sql)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, kind, marker, path, planted_at FROM canaries ORDER BY planted_at, id")
+            .map_err(sql)?;
         let rows = stmt
             .query_map([], |r| {
-                Ok(CanaryRecord { id: r.get(0)?, kind: r.get(1)?, marker: r.get(2)?, path: r.get(3)?, planted_at: r.get(4)? })
+                Ok(CanaryRecord {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    marker: r.get(2)?,
+                    path: r.get(3)?,
+                    planted_at: r.get(4)?,
+                })
             })
             .map_err(sql)?;
         rows.collect::<Result<_, _>>().map_err(sql)
@@ -540,7 +561,15 @@ impl Store {
         let limit = filter.limit.map_or(-1, |l| l.min(i64::MAX as usize) as i64);
         let rows = stmt
             .query_map(
-                params![filter.agent, filter.task, filter.since_ms, filter.until_ms, filter.with_findings, filter.finding_kind, limit],
+                params![
+                    filter.agent,
+                    filter.task,
+                    filter.since_ms,
+                    filter.until_ms,
+                    filter.with_findings,
+                    filter.finding_kind,
+                    limit
+                ],
                 episode_from_row,
             )
             .map_err(sql)?;
@@ -647,8 +676,10 @@ impl RawEvent {
         let json = |text: Option<String>| text.map(|t| store.json(&t, what)).transpose();
         let findings: Vec<Finding> = match self.findings {
             None => Vec::new(),
-            Some(text) => serde_json::from_str(&text)
-                .map_err(|e| StoreError::Invalid { path: store.path.clone(), what: format!("{}: bad findings: {e}", what()) })?,
+            Some(text) => serde_json::from_str(&text).map_err(|e| StoreError::Invalid {
+                path: store.path.clone(),
+                what: format!("{}: bad findings: {e}", what()),
+            })?,
         };
         let event_id = json(self.event_id)?;
         let decision = match self.decision.as_str() {
@@ -713,7 +744,10 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         return Err(StoreError::NewerSchema { path: path.to_path_buf(), found, supported });
     }
     if found < 0 {
-        return Err(StoreError::Invalid { path: path.to_path_buf(), what: format!("not a Cordon store (user_version {found})") });
+        return Err(StoreError::Invalid {
+            path: path.to_path_buf(),
+            what: format!("not a Cordon store (user_version {found})"),
+        });
     }
     if found == 0 {
         let tables: i64 = tx.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(sql)?;

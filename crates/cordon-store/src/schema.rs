@@ -25,7 +25,8 @@ CREATE TABLE events (
     step        INTEGER NOT NULL,          -- 1-based position within the episode
     line        INTEGER,                   -- input line number
     event_id    TEXT,                      -- the event's `id`, as JSON text
-    kind        TEXT NOT NULL CHECK (kind IN ('call', 'result', 'error')),  -- error: not a valid event
+    -- error: not a valid event. (ORs, not IN: a CHECK with IN opens a temporary table per insert.)
+    kind        TEXT NOT NULL CHECK (kind = 'call' OR kind = 'result' OR kind = 'error'),
     tool        TEXT,
     capability  TEXT,
     input       TEXT,                      -- JSON, redacted
@@ -33,7 +34,7 @@ CREATE TABLE events (
     raw         TEXT,                      -- the redacted line when it was not a valid event
     ts          TEXT,                      -- the event's own time, as given
     recorded_at TEXT NOT NULL,             -- RFC 3339 UTC, ms
-    decision    TEXT NOT NULL CHECK (decision IN ('allow', 'warn', 'block', 'error')),
+    decision    TEXT NOT NULL CHECK (decision = 'allow' OR decision = 'warn' OR decision = 'block' OR decision = 'error'),
     severity    TEXT,
     findings    TEXT,                      -- JSON array as in the verdict, NULL when empty
     error       TEXT,

@@ -172,7 +172,8 @@ fn records_read_back_with_episode_totals() {
     assert_eq!(s1.events, 4);
     assert_eq!(store.events("s1").unwrap()[3].step, 4);
 
-    let rows: i64 = store.conn.query_row("SELECT count(*) FROM findings WHERE related = '[\"c1\"]'", [], |r| r.get(0)).unwrap();
+    let rows: i64 =
+        store.conn.query_row("SELECT count(*) FROM findings WHERE related = '[\"c1\"]'", [], |r| r.get(0)).unwrap();
     assert_eq!(rows, 1);
 }
 

@@ -13,13 +13,7 @@ pub fn format_ms(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60,
-        ms.rem_euclid(1000)
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", sod / 3600, sod % 3600 / 60, sod % 60, ms.rem_euclid(1000))
 }
 
 /// Parse an RFC 3339 time (`T`, `t` or a space between date and time, an
@@ -62,7 +56,11 @@ pub fn parse_nanos(s: &str) -> Option<i64> {
         [] | [b'Z' | b'z'] => 0,
         [sign @ (b'+' | b'-'), oh @ .., b':', om1, om2] if oh.len() == 2 => {
             let secs = digits(oh)? * 3600 + digits(&[*om1, *om2])? * 60;
-            if *sign == b'+' { secs } else { -secs }
+            if *sign == b'+' {
+                secs
+            } else {
+                -secs
+            }
         }
         _ => return None,
     };
@@ -141,7 +139,16 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_time() {
-        for bad in ["", "yesterday", "2025-02-30", "2025-13-01", "2025-03-01T25:00:00Z", "2025-03-01T10:00:00.Z", "2025-03-01T10:00:00+0200", "2025-03-01T10:00Zjunk"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2025-02-30",
+            "2025-13-01",
+            "2025-03-01T25:00:00Z",
+            "2025-03-01T10:00:00.Z",
+            "2025-03-01T10:00:00+0200",
+            "2025-03-01T10:00Zjunk",
+        ] {
             assert_eq!(parse_nanos(bad), None, "{bad}");
         }
     }
