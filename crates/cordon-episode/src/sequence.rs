@@ -90,8 +90,9 @@ fn shell(steps: &mut Steps, engine: &Engine, event: &Event, verdict: &Verdict, c
     for c in &analysis.commands {
         let args = c.args();
         if FETCHERS.contains(&c.name.as_str()) {
-            let url = args.iter().find(|a| a.contains("://") || a.contains('@') || a.contains(':'));
-            let outside = args.iter().flat_map(|a| cordon_net::extract(a, false)).find(|d| d.class == DestClass::Public && !engine.egress().allows(d));
+            // The source is the URL (or `host:path` for scp/rsync), not an output name like `install.sh`.
+            let url = args.iter().find(|a| a.contains("://")).or_else(|| args.iter().find(|a| !a.starts_with('-') && a.contains(':')));
+            let outside = url.into_iter().flat_map(|a| cordon_net::extract(a, true)).find(|d| d.class == DestClass::Public && !engine.egress().allows(d));
             if let (Some(url), Some(_)) = (url, outside) {
                 for target in download_targets(c, url) {
                     steps.downloads.insert(cordon_shell::file_key(&target), (id.clone(), url.clone()));

@@ -19,8 +19,8 @@ pub(crate) struct Recognizer {
     pub kind: &'static str,
     /// ASCII case-insensitive literals; the pattern is only run on text containing one of them.
     pub anchors: &'static [&'static str],
-    /// Linear-time pattern. The secret is the last capture group that took part in the match;
-    /// `\b` is an ASCII word boundary.
+    /// Linear-time pattern. The secret is the whole match when the pattern has no capture group, else the last
+    /// group that took part in the match; `\b` is an ASCII word boundary.
     pub pattern: &'static str,
     pub value: Value,
     /// Minimum Shannon entropy (bits per byte) of the secret; 0 for none.
@@ -52,13 +52,13 @@ pub(crate) static TABLE: &[Recognizer] = &[
         &["PRIVATE KEY-----"],
         // A whole block; or, cut short (`head id_rsa`), the header and the base64 lines after it. `\\n` admits the
         // escaped newlines of JSON strings and `echo -e`.
-        r"(-----BEGIN[A-Z0-9 ]{0,32} PRIVATE KEY-----(?:[A-Za-z0-9+/=\s\\:,.\-]*?[A-Za-z0-9+/]{32}[A-Za-z0-9+/=\s\\:,.\-]*?-----END[A-Z0-9 ]{0,32} PRIVATE KEY-----|(?:\s|\\r|\\n)+(?:[A-Za-z0-9+/=]{32,}(?:\r?\n|\\r|\\n)*)+))",
+        r"-----BEGIN[A-Z0-9 ]{0,32} PRIVATE KEY-----(?:[A-Za-z0-9+/=\s\\:,.\-]*?[A-Za-z0-9+/]{32}[A-Za-z0-9+/=\s\\:,.\-]*?-----END[A-Z0-9 ]{0,32} PRIVATE KEY-----|(?:\s|\\r|\\n)+(?:[A-Za-z0-9+/=]{32,}(?:\r?\n|\\r|\\n)*)+)",
         Value::Token,
     ),
     row(
         "aws-access-key-id",
         &["AKIA", "ASIA", "ABIA", "ACCA"],
-        r"\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b",
+        r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b",
         Value::Token,
     ),
     Recognizer {
@@ -73,34 +73,34 @@ pub(crate) static TABLE: &[Recognizer] = &[
     row(
         "github-token",
         &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"],
-        r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,})\b",
+        r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}\b",
         Value::Token,
     ),
-    row("github-token", &["github_pat_"], r"\b(github_pat_[A-Za-z0-9_]{60,})\b", Value::Token),
-    row("gitlab-token", &["glpat-"], r"\b(glpat-[A-Za-z0-9_\-]{20,64})", Value::Token),
+    row("github-token", &["github_pat_"], r"\bgithub_pat_[A-Za-z0-9_]{60,}\b", Value::Token),
+    row("gitlab-token", &["glpat-"], r"\bglpat-[A-Za-z0-9_\-]{20,64}", Value::Token),
     row(
         "slack-webhook",
         &["hooks.slack.com/"],
-        r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]{20,})",
+        r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]{20,}",
         Value::Token,
     ),
     row(
         "slack-token",
         &["xoxa-", "xoxb-", "xoxo-", "xoxp-", "xoxr-", "xoxs-", "xapp-"],
-        r"\b((?:xox[abposr]|xapp)-[A-Za-z0-9\-]{10,})",
+        r"\b(?:xox[abposr]|xapp)-[A-Za-z0-9\-]{10,}",
         Value::Token,
     ),
-    row("stripe-key", &["sk_live_", "rk_live_"], r"\b((?:sk|rk)_live_[A-Za-z0-9]{20,})\b", Value::Token),
-    row("anthropic-api-key", &["sk-ant-"], r"\b(sk-ant-[A-Za-z0-9_\-]{32,})", Value::Token),
+    row("stripe-key", &["sk_live_", "rk_live_"], r"\b(?:sk|rk)_live_[A-Za-z0-9]{20,}\b", Value::Token),
+    row("anthropic-api-key", &["sk-ant-"], r"\bsk-ant-[A-Za-z0-9_\-]{32,}", Value::Token),
     Recognizer {
         min_entropy: 3.5,
-        ..row("openai-api-key", &["sk-"], r"\b(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{32,})", Value::Random)
+        ..row("openai-api-key", &["sk-"], r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{32,}", Value::Random)
     },
     row("google-api-key", &["AIza"], r"\b(AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|$)", Value::Token),
-    Recognizer { min_entropy: 3.5, ..row("huggingface-token", &["hf_"], r"\b(hf_[A-Za-z]{34})\b", Value::Random) },
-    Recognizer { min_entropy: 3.5, ..row("npm-token", &["npm_"], r"\b(npm_[A-Za-z0-9]{36})\b", Value::Random) },
-    row("pypi-token", &["pypi-AgEIcHlwaS5vcmc"], r"\b(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,})", Value::Token),
-    row("jwt", &["eyJ"], r"\b(eyJ[A-Za-z0-9_\-]{10,}\.ey[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,})", Value::Token),
+    Recognizer { min_entropy: 3.5, ..row("huggingface-token", &["hf_"], r"\bhf_[A-Za-z]{34}\b", Value::Random) },
+    Recognizer { min_entropy: 3.5, ..row("npm-token", &["npm_"], r"\bnpm_[A-Za-z0-9]{36}\b", Value::Random) },
+    row("pypi-token", &["pypi-AgEIcHlwaS5vcmc"], r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}", Value::Token),
+    row("jwt", &["eyJ"], r"\beyJ[A-Za-z0-9_\-]{10,}\.ey[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}", Value::Token),
     // scheme://user:PASSWORD@host: only the password.
     row(
         "url-password",

@@ -14,6 +14,9 @@ use crate::recognizers::{Recognizer, TABLE};
 /// How much of a text is scanned by default; bytes past it are not looked at.
 pub const DEFAULT_SCAN_LIMIT: usize = 1 << 20;
 
+/// See `secret_span`.
+const MAX_GROUPED_MATCH: usize = 8 << 10;
+
 /// One credential found in a text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SecretHit {
@@ -76,17 +79,11 @@ impl Secrets {
         // Rows in priority order; a hit overlapping one already taken loses.
         let mut taken: BTreeMap<usize, (usize, &'static str)> = BTreeMap::new();
         for (row, re) in TABLE.iter().zip(&compiled.regexes).enumerate().filter(|(i, _)| wanted[*i]).map(|(_, p)| p) {
-            for caps in re.captures_iter(text) {
-                let Some(secret) = caps.iter().skip(1).flatten().last() else {
-                    continue;
-                };
-                let (start, end) = (secret.start(), secret.end());
-                if !accepts(row, caps.get(0).map_or("", |m| m.as_str()), text, start, end)
-                    || overlaps(&taken, start, end)
-                {
-                    continue;
+            for m in re.find_iter(text) {
+                let Some((start, end)) = secret_span(re, text, m) else { continue };
+                if accepts(row, m.as_str(), text, start, end) && !overlaps(&taken, start, end) {
+                    taken.insert(start, (end, row.kind));
                 }
-                taken.insert(start, (end, row.kind));
             }
         }
         taken
@@ -151,6 +148,20 @@ impl Secrets {
         mac.update(secret.as_bytes());
         hex_lower(&mac.finalize().into_bytes()[..16])
     }
+}
+
+/// The secret inside match `m`: all of it when the pattern has no group, else its last group that took part.
+/// Finding groups takes a slower engine than finding matches, so a match longer than `MAX_GROUPED_MATCH` is
+/// dropped rather than searched for groups; no credential written after a name or flag is that long.
+fn secret_span(re: &Regex, text: &str, m: regex::Match) -> Option<(usize, usize)> {
+    if re.captures_len() == 1 {
+        return Some((m.start(), m.end()));
+    }
+    if m.len() > MAX_GROUPED_MATCH {
+        return None;
+    }
+    let caps = re.captures_at(text, m.start())?;
+    caps.iter().skip(1).flatten().last().map(|g| (g.start(), g.end()))
 }
 
 fn accepts(row: &Recognizer, whole: &str, text: &str, start: usize, end: usize) -> bool {
