@@ -11,6 +11,7 @@ use cordon_engine::Engine;
 
 mod canary;
 mod episodes;
+mod hook;
 mod tools;
 
 #[derive(Parser)]
@@ -63,6 +64,10 @@ enum Cmd {
         #[command(subcommand)]
         action: episodes::EpisodesCmd,
     },
+    /// Coding-agent hook: read the agent's hook event on stdin, answer in its
+    /// format (claude-code, codex, gemini, cursor); `hook install AGENT` adds
+    /// the entry to the agent's settings.
+    Hook(hook::HookArgs),
     /// Tool definitions: pin them (trust on first use) and report changes.
     Tools {
         /// Episode store (SQLite file); the default path otherwise.
@@ -143,6 +148,7 @@ fn main() -> ExitCode {
         Cmd::Episodes { store, action } => episodes::run(store, action),
         Cmd::Canary { store, action } => canary::run(store, action),
         Cmd::Tools { store, action } => tools::run(store, action),
+        Cmd::Hook(args) => hook::run(args),
         Cmd::Rules { action: RulesCmd::List { policy } } => match load_engine(policy.as_ref(), false) {
             Ok(e) => {
                 // A closed pipe (`| head`) ends the listing quietly.
