@@ -103,18 +103,18 @@ pub fn run(store: Option<PathBuf>, cmd: EpisodesCmd) -> ExitCode {
                         all.reverse();
                         all
                     })
-                    .map_err(|e| Failure(3, e.to_string())),
+                    .map_err(Failure::from),
             };
             episodes.and_then(|eps| export(&store, &eps, format, output))
         }
     };
     match done {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) | Err(Failure(0, _)) => ExitCode::SUCCESS,
         Err(Failure(code, msg)) => fail(code, msg),
     }
 }
 
-/// An exit status and what to say.
+/// An exit status and what to say (status 0: stop quietly).
 struct Failure(u8, String);
 
 impl From<cordon_store::StoreError> for Failure {

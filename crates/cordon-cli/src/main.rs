@@ -440,11 +440,12 @@ fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCod
                     pending += batch.len();
                     for mut c in batch {
                         if let Some(ev) = &c.event {
-                            tracker.observe(ev, &mut c.verdict);
+                            if tracker.observe(ev, &mut c.verdict) {
+                                c.json = verdict_line(&c.verdict);
+                            }
                         }
                         worst = worse(worst, c.verdict.decision);
-                        let _ = serde_json::to_writer(&mut bytes, &c.verdict.to_contract_json());
-                        bytes.push(b'\n');
+                        bytes.extend_from_slice(&c.json);
                         if let Some(prepared) = c.prepared.take() {
                             records.push(record_of(engine, secrets, c, prepared));
                         }
@@ -507,6 +508,8 @@ struct Checked {
     line: usize,
     event: Option<Event>,
     verdict: Verdict,
+    /// The verdict line as printed (serialised on the worker; again only if the tracker amends it).
+    json: Vec<u8>,
     /// What the store keeps of the line, redacted on a worker (when recording).
     prepared: Option<Prepared>,
 }
@@ -534,7 +537,14 @@ fn check_line(engine: &Engine, line: &[u8], n: usize, secrets: Option<&cordon_se
         }
     };
     let prepared = secrets.map(|s| prepare(s, event.as_ref(), text));
-    Checked { line: n, event, verdict, prepared }
+    let json = verdict_line(&verdict);
+    Checked { line: n, event, verdict, json, prepared }
+}
+
+fn verdict_line(v: &Verdict) -> Vec<u8> {
+    let mut out = serde_json::to_vec(&v.to_contract_json()).unwrap_or_default();
+    out.push(b'\n');
+    out
 }
 
 /// Secrets redacted everywhere the store would keep them (arguments,

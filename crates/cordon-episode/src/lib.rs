@@ -116,8 +116,11 @@ impl<'e> Tracker<'e> {
     }
 
     /// Look at one event after its stateless check, add what the episode
-    /// shows, and let the policy decide again.
-    pub fn observe(&mut self, event: &Event, verdict: &mut Verdict) {
+    /// shows, and let the policy decide again. True when findings were added.
+    pub fn observe(&mut self, event: &Event, verdict: &mut Verdict) -> bool {
+        if event.session.is_none() && self.canaries.is_none() {
+            return false;
+        }
         let mut extra = Vec::new();
         let text = event_text(event);
         self.canary_findings(&text, &mut extra);
@@ -151,14 +154,18 @@ impl<'e> Tracker<'e> {
                 }
             }
         }
+        let changed = !extra.is_empty();
         self.engine.amend(event, verdict, extra);
+        changed
     }
 
     fn canary_findings(&self, text: &str, out: &mut Vec<Finding>) {
         let Some((matcher, by_id)) = &self.canaries else { return };
         for hit in matcher.find(text) {
             let Some(c) = by_id.get(&hit.id) else { continue };
-            if out.iter().any(|f: &Finding| f.rule == "canary.triggered" && f.evidence.contains(&c.id)) {
+            // A canary has several markers (`id`, `id#2`, ...): one finding per canary.
+            let canary = cordon_secrets::canary_id(&c.id);
+            if out.iter().any(|f: &Finding| f.rule == "canary.triggered" && f.evidence.starts_with(&format!("canary {canary} "))) {
                 continue;
             }
             out.push(Finding {
@@ -167,7 +174,7 @@ impl<'e> Tracker<'e> {
                 confidence: 0.99,
                 rule: "canary.triggered".into(),
                 attack: vec!["T1552".into()],
-                evidence: format!("canary {} ({}) seen {}", c.id, c.kind, hit.form),
+                evidence: format!("canary {canary} ({}) seen {}", c.kind, hit.form),
                 span: [hit.span.0, hit.span.1],
                 message: format!("a decoy {} credential planted at {} was used ({} form): someone read the decoy and is acting on it", c.kind, c.path, hit.form),
                 related: vec![],

@@ -78,7 +78,7 @@ impl Secrets {
         }
         // Rows in priority order; a hit overlapping one already taken loses.
         let mut taken: BTreeMap<usize, (usize, &'static str)> = BTreeMap::new();
-        for (row, re) in TABLE.iter().zip(&compiled.regexes).enumerate().filter(|(i, _)| wanted[*i]).map(|(_, p)| p) {
+        for ((row, re), _) in TABLE.iter().zip(&compiled.regexes).zip(&wanted).filter(|(_, &w)| w) {
             for m in re.find_iter(text) {
                 let Some((start, end)) = secret_span(re, text, m) else { continue };
                 if accepts(row, m.as_str(), text, start, end) && !overlaps(&taken, start, end) {
@@ -141,7 +141,7 @@ impl Secrets {
         }
     }
 
-    /// HMAC-SHA256 of `secret` under this store's key, first 16 bytes, lower-case hex: the same secret always gets
+    /// HMAC-SHA256 of `secret` under this key, first 16 bytes, lower-case hex: the same secret always gets
     /// the same fingerprint under one key, and nothing about it can be learnt without the key.
     pub fn fingerprint(&self, secret: &str) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");

@@ -48,14 +48,16 @@ fn create(path: &Path) -> Result<(), StoreError> {
         let p = p.to_path_buf();
         move |source| StoreError::Io { path: p, action, source }
     };
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key).map_err(|e| StoreError::Io {
+    // The key, then a name for the temporary file unique among threads too.
+    let mut random = [0u8; 40];
+    getrandom::fill(&mut random).map_err(|e| StoreError::Io {
         path: path.to_path_buf(),
         action: "get random bytes for the fingerprint key",
         source: std::io::Error::other(e.to_string()),
     })?;
+    let (key, name) = random.split_at(32);
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".{}.tmp", std::process::id()));
+    tmp.push(format!(".{}.tmp", encode(name)));
     let tmp = PathBuf::from(tmp);
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -63,7 +65,7 @@ fn create(path: &Path) -> Result<(), StoreError> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     let written = opts
         .open(&tmp)
-        .and_then(|mut f| f.write_all(format!("{}\n", encode(&key)).as_bytes()).and_then(|()| f.sync_all()))
+        .and_then(|mut f| f.write_all(format!("{}\n", encode(key)).as_bytes()).and_then(|()| f.sync_all()))
         .map_err(io("write the fingerprint key", &tmp));
     let linked = written.and_then(|()| match fs::hard_link(&tmp, path) {
         Err(e) if e.kind() != ErrorKind::AlreadyExists => Err(io("create the fingerprint key", path)(e)),

@@ -20,10 +20,10 @@ use std::collections::hash_map::{Entry, HashMap};
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cordon_core::{Decision, EventKind, Finding, Severity, Verdict};
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, CachedStatement, Connection, OptionalExtension, Row, TransactionBehavior};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -219,6 +219,31 @@ struct Tally {
     worst: Option<Severity>,
 }
 
+impl Tally {
+    /// The episode's totals so far, creating the episode (first seen `at`) when new.
+    fn load(find: &mut CachedStatement, create: &mut CachedStatement, key: &str, at: i64) -> rusqlite::Result<Tally> {
+        let found = find
+            .query_row([key], |r| {
+                Ok(Tally {
+                    id: r.get(0)?,
+                    agent: r.get(1)?,
+                    task: r.get(2)?,
+                    first_ms: r.get(3)?,
+                    last_ms: r.get(4)?,
+                    events: r.get(5)?,
+                    findings: r.get(6)?,
+                    worst: r.get::<_, Option<String>>(7)?.as_deref().and_then(Severity::parse),
+                })
+            })
+            .optional()?;
+        if let Some(t) = found {
+            return Ok(t);
+        }
+        let id = create.insert(params![key, at])?;
+        Ok(Tally { id, agent: None, task: None, first_ms: at, last_ms: at, events: 0, findings: 0, worst: None })
+    }
+}
+
 const EPISODE_COLUMNS: &str = "key, agent, task, first_ms, last_ms, event_count, finding_count, worst_severity";
 
 impl Store {
@@ -264,7 +289,15 @@ impl Store {
         let mut conn = Connection::open(path).map_err(sql)?;
         // The timeout first: switching to WAL needs the lock.
         conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)).map_err(sql)?;
+        // Two processes creating the store at once can both try to switch it
+        // to WAL; SQLite then says busy without waiting, so wait here.
+        let deadline = Instant::now() + BUSY_TIMEOUT;
+        while let Err(e) = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+            if e.sqlite_error_code() != Some(rusqlite::ErrorCode::DatabaseBusy) || Instant::now() >= deadline {
+                return Err(sql(e));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
         // Room for the pages a batch touches (table tails, index leaves of the
@@ -328,37 +361,7 @@ impl Store {
                 let tally = match tallies.entry(rec.session.as_deref().unwrap_or("")) {
                     Entry::Occupied(o) => o.into_mut(),
                     Entry::Vacant(v) => {
-                        let found = find_episode
-                            .query_row([*v.key()], |r| {
-                                Ok(Tally {
-                                    id: r.get(0)?,
-                                    agent: r.get(1)?,
-                                    task: r.get(2)?,
-                                    first_ms: r.get(3)?,
-                                    last_ms: r.get(4)?,
-                                    events: r.get(5)?,
-                                    findings: r.get(6)?,
-                                    worst: r.get::<_, Option<String>>(7)?.as_deref().and_then(Severity::parse),
-                                })
-                            })
-                            .optional()
-                            .map_err(sql)?;
-                        let tally = match found {
-                            Some(t) => t,
-                            None => {
-                                new_episode.execute(params![*v.key(), at]).map_err(sql)?;
-                                Tally {
-                                    id: tx.last_insert_rowid(),
-                                    agent: None,
-                                    task: None,
-                                    first_ms: at,
-                                    last_ms: at,
-                                    events: 0,
-                                    findings: 0,
-                                    worst: None,
-                                }
-                            }
-                        };
+                        let tally = Tally::load(&mut find_episode, &mut new_episode, v.key(), at).map_err(sql)?;
                         v.insert(tally)
                     }
                 };

@@ -311,3 +311,34 @@ fn the_default_path_follows_xdg() {
     // A relative XDG_DATA_HOME is ignored, as the XDG spec says.
     assert_eq!(store_path(os("rel"), os("/home/u")), PathBuf::from("/home/u/.local/share/cordon/cordon.db"));
 }
+
+#[test]
+fn concurrent_writers_keep_steps_and_totals_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    // All open the new store at once: the schema and the key are created once.
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                // Each writer is its own connection, as separate hook processes are.
+                let mut store = Store::open(&path).unwrap();
+                for b in 0..25 {
+                    let batch: Vec<Record> =
+                        (0..8).map(|i| call(Some("shared"), &format!("w{w}-{b}-{i}"), "true", vec![])).collect();
+                    store.record(&batch).unwrap();
+                }
+                store.fingerprint_key()
+            })
+        })
+        .collect();
+    let keys: Vec<[u8; 32]> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    let store = Store::open_existing(&path).unwrap();
+    if std::env::var_os(KEY_ENV).is_none() {
+        assert!(keys.iter().all(|k| *k == store.fingerprint_key()), "one key for all writers");
+    }
+    let Lookup::Found(ep) = store.find_episode("shared").unwrap() else { panic!() };
+    assert_eq!(ep.events, 4 * 25 * 8);
+    let steps: Vec<u64> = store.events("shared").unwrap().iter().map(|e| e.step).collect();
+    assert_eq!(steps, (1..=800).collect::<Vec<u64>>());
+}
