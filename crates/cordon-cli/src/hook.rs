@@ -208,24 +208,23 @@ fn check(agent: Agent, input: &[u8], policy: Option<&PathBuf>, store: Option<&Pa
     if event.kind == EventKind::Result {
         *fail = FailMode::Open;
     }
-    let mut store = match store.map(cordon_store::Store::open).transpose() {
-        Ok(s) => s,
-        Err(e) => {
-            let verdict = verdict_of(&engine, &event);
-            return Answer::of(&verdict).and_failed(*fail, &format!("episode store: {e}"));
-        }
-    };
-    if let Some(store) = store.as_mut() {
-        match super::tools::pin(store, &defs, false) {
-            Ok(changed) => changed.into_iter().for_each(|(name, what)| engine.mark_changed(&name, what)),
-            Err(e) => return Answer::failed(*fail, &format!("episode store: {e}")),
-        }
-    }
+    // The store, with the policy's tool definitions pinned in it; if that
+    // fails, the call is still checked and the failure joins the answer.
+    let store = store
+        .map(|path| -> Result<cordon_store::Store, String> {
+            let mut store = cordon_store::Store::open(path).map_err(|e| e.to_string())?;
+            for (name, what) in super::tools::pin(&mut store, &defs, false)? {
+                engine.mark_changed(&name, what);
+            }
+            Ok(store)
+        })
+        .transpose();
     let verdict = verdict_of(&engine, &event);
     let answer = Answer::of(&verdict);
-    match store.as_mut().map(|s| record(s, &engine, &event, verdict)) {
-        Some(Err(e)) => answer.and_failed(*fail, &format!("episode store: {e}")),
-        _ => answer,
+    let recorded = store.and_then(|s| s.map(|mut s| record(&mut s, &engine, &event, verdict).map_err(|e| e.to_string())).transpose());
+    match recorded {
+        Ok(_) => answer,
+        Err(e) => answer.and_failed(*fail, &format!("episode store: {e}")),
     }
 }
 

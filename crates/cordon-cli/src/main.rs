@@ -12,6 +12,7 @@ use cordon_engine::Engine;
 mod canary;
 mod episodes;
 mod hook;
+mod mcp;
 mod tools;
 
 #[derive(Parser)]
@@ -68,6 +69,9 @@ enum Cmd {
     /// format (claude-code, codex, gemini, cursor); `hook install AGENT` adds
     /// the entry to the agent's settings.
     Hook(hook::HookArgs),
+    /// A stdio MCP proxy in front of SERVER_CMD: tool calls checked against the
+    /// server's schemas and the policy, definitions pinned, results scanned.
+    McpProxy(mcp::McpArgs),
     /// Tool definitions: pin them (trust on first use) and report changes.
     Tools {
         /// Episode store (SQLite file); the default path otherwise.
@@ -149,6 +153,7 @@ fn main() -> ExitCode {
         Cmd::Canary { store, action } => canary::run(store, action),
         Cmd::Tools { store, action } => tools::run(store, action),
         Cmd::Hook(args) => hook::run(args),
+        Cmd::McpProxy(args) => mcp::run(args),
         Cmd::Rules { action: RulesCmd::List { policy } } => match load_engine(policy.as_ref(), false) {
             Ok(e) => {
                 // A closed pipe (`| head`) ends the listing quietly.
