@@ -11,6 +11,9 @@ use regex::bytes::{Regex, RegexBuilder};
 use serde::Deserialize;
 use serde_json::Value;
 
+/// A byte range `[start, end)`.
+pub type Span = (usize, usize);
+
 const DEFAULT_FLOW: &str = include_str!("flow.toml");
 
 #[derive(Debug, Deserialize)]
@@ -83,10 +86,10 @@ impl FlowConfig {
     /// Is a call to this tool a sink: something that changes state or sends?
     pub fn is_sink(&self, tool: &str, tools: &ToolTable) -> bool {
         let name = bare_name(tool).to_ascii_lowercase();
-        if self.sinks.iter().any(|s| *s == name) {
+        if self.sinks.contains(&name) {
             return true;
         }
-        if self.readonly_tools.iter().any(|s| *s == name) {
+        if self.readonly_tools.contains(&name) {
             return false;
         }
         match tools.capability(tool) {
@@ -112,7 +115,7 @@ impl FlowConfig {
     /// but a cue inside a tagged block (`<INFORMATION> ... </INFORMATION>`)
     /// covers the block and no more, so data after the block stays data.
     /// Also returns the span of the first cue, for evidence. `text` is lower-case.
-    pub fn injected_regions(&self, text: &[u8], reach: usize) -> (Vec<(usize, usize)>, Option<(usize, usize)>) {
+    pub fn injected_regions(&self, text: &[u8], reach: usize) -> (Vec<Span>, Option<Span>) {
         let mut out: Vec<(usize, usize)> = Vec::new();
         let mut first = None;
         let mut block: Option<(usize, usize)> = None;
