@@ -10,6 +10,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use clap::ValueEnum;
 use cordon_core::policy::FailMode;
@@ -183,13 +184,24 @@ fn guard(agent: Agent, policy: Option<PathBuf>, store: Option<PathBuf>) -> ExitC
     // fails on a closed pipe may count the hook as failed and run the call.
     let mut input = Vec::new();
     let read = std::io::stdin().read_to_end(&mut input);
+    // A panic goes into the answer rather than onto stderr, where Codex
+    // would show it to the model as the reason.
+    static PANIC: Mutex<Option<String>> = Mutex::new(None);
+    std::panic::set_hook(Box::new(|info| {
+        if let Ok(mut p) = PANIC.lock() {
+            *p = Some(info.to_string().replace('\n', " "));
+        }
+    }));
     // Closed until a policy says otherwise.
     let mut fail = FailMode::Closed;
     let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match read {
         Ok(_) => check(agent, &input, policy.as_ref(), store.as_deref(), &mut fail),
         Err(e) => Answer::failed(fail, &format!("cannot read the hook event: {e}")),
     }))
-    .unwrap_or_else(|_| Answer::failed(fail, "internal error"));
+    .unwrap_or_else(|_| {
+        let why = PANIC.lock().ok().and_then(|mut p| p.take()).unwrap_or_default();
+        Answer::failed(fail, &format!("internal error: {why}"))
+    });
     answer.emit(agent)
 }
 
