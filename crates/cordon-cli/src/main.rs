@@ -401,19 +401,33 @@ fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCod
             });
         }
         drop(done_tx);
+        // The sink makes each chunk durable, then prints it: a verdict a
+        // caller saw is never lost. It runs beside the tracker so that
+        // committing one chunk overlaps tracking the next.
+        let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(Vec<cordon_store::Record>, Vec<u8>)>(2);
+        let sink = scope.spawn(move || -> Result<(), String> {
+            let stdout = std::io::stdout();
+            let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+            for (records, bytes) in chunk_rx {
+                if let Some(store) = store.as_mut() {
+                    if !records.is_empty() {
+                        store.record(&records).map_err(|e| format!("episode store: {e}"))?;
+                    }
+                }
+                out.write_all(&bytes).map_err(|e| e.to_string())?;
+                out.flush().map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        });
         let writer = scope.spawn(move || -> Result<Decision, String> {
             // Batches that are ready together go into one transaction: one
             // fsync for many events when input streams in, one per line when
             // a producer writes a line at a time.
             const MAX_PENDING: usize = 4096;
             let mut tracker = tracker;
-            let stdout = std::io::stdout();
-            let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
             let mut next = 0u64;
             let mut held: BTreeMap<u64, Vec<Checked>> = BTreeMap::new();
             let mut worst = Decision::Allow;
-            let mut bytes = Vec::with_capacity(1 << 16);
-            let mut records = Vec::new();
             let mut open = true;
             loop {
                 if open {
@@ -436,8 +450,8 @@ fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCod
                     }
                     break;
                 }
-                bytes.clear();
-                records.clear();
+                let mut bytes = Vec::with_capacity(1 << 16);
+                let mut records = Vec::new();
                 let mut pending = 0;
                 while pending < MAX_PENDING {
                     let Some(batch) = held.remove(&next) else { break };
@@ -456,16 +470,10 @@ fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCod
                         }
                     }
                 }
-                // Durable before printed: a verdict a caller saw is never lost.
-                if let Some(store) = store.as_mut() {
-                    if !records.is_empty() {
-                        store.record(&records).map_err(|e| format!("episode store: {e}"))?;
-                    }
+                if chunk_tx.send((records, bytes)).is_err() {
+                    break; // the sink failed; its error is reported below
                 }
-                out.write_all(&bytes).map_err(|e| e.to_string())?;
-                out.flush().map_err(|e| e.to_string())?;
             }
-            out.flush().map_err(|e| e.to_string())?;
             Ok(worst)
         });
         let mut seq = 0u64;
@@ -497,9 +505,10 @@ fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCod
             let _ = job_tx.send((seq, batch));
         }
         drop(job_tx);
-        match writer.join() {
-            Ok(Ok(worst)) if !read_error => ExitCode::from(worst.exit_code() as u8),
-            Ok(Err(e)) => {
+        let worst = writer.join();
+        match (worst, sink.join()) {
+            (Ok(Ok(worst)), Ok(Ok(()))) if !read_error => ExitCode::from(worst.exit_code() as u8),
+            (_, Ok(Err(e))) | (Ok(Err(e)), _) => {
                 eprintln!("cordon: {e}");
                 ExitCode::from(3)
             }
@@ -520,8 +529,8 @@ struct Checked {
 }
 
 struct Prepared {
-    input: Option<serde_json::Value>,
-    output: Option<serde_json::Value>,
+    input: Option<String>,
+    output: Option<String>,
     /// The line itself when it was not a valid event.
     raw: Option<String>,
     secrets: Vec<(String, String)>,
@@ -560,7 +569,7 @@ fn prepare(secrets: &cordon_secrets::Secrets, event: Option<&Event>, text: &str)
     let mut redact_value = |v: &serde_json::Value| {
         let (r, hits) = secrets.redact_value(v);
         found.extend(hits.into_iter().map(|h| (h.kind.to_string(), h.fingerprint)));
-        r
+        r.to_string()
     };
     let (input, output, raw) = match event {
         Some(ev) => (Some(redact_value(&ev.input)), ev.output.as_ref().map(&mut redact_value), None),

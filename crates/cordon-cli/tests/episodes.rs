@@ -92,8 +92,8 @@ fn record(e: Ev) -> Record {
         kind: Some(e.kind),
         tool: Some(e.tool.into()),
         capability: Some(if e.tool == "bash" { "shell" } else { "file_read" }.into()),
-        input: Some(e.input),
-        output: e.output,
+        input: Some(e.input.to_string()),
+        output: e.output.map(|o| o.to_string()),
         raw: None,
         ts: Some(e.ts.into()),
         verdict: Verdict {

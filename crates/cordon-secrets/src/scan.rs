@@ -117,7 +117,9 @@ impl Secrets {
             Json::String(s) => {
                 let found = match key {
                     // The key as context: scan `"key": "value"` and keep only what lies inside the value.
-                    Some(k) => {
+                    // Only a key that could name a secret changes what is found; framing costs a copy
+                    // of the value, so ordinary keys (`command`, `content`) are scanned as they are.
+                    Some(k) if names_a_secret(k) => {
                         let prefix = format!("\"{k}\": \"");
                         let framed = format!("{prefix}{s}\"");
                         let n = prefix.len();
@@ -127,7 +129,7 @@ impl Secrets {
                             .map(|h| SecretHit { span: (h.span.0 - n, h.span.1 - n), ..h })
                             .collect()
                     }
-                    None => self.scan(s),
+                    _ => self.scan(s),
                 };
                 let out = splice(s, &found);
                 hits.extend(found);
@@ -203,4 +205,12 @@ fn floor_char_boundary(s: &str, i: usize) -> usize {
         return s.len();
     }
     (0..=i).rev().find(|&j| s.is_char_boundary(j)).unwrap_or(0)
+}
+
+/// Could this object key name a credential? A superset test: the recognizers
+/// that read a key as context all need one of these words in it.
+fn names_a_secret(key: &str) -> bool {
+    const WORDS: &[&str] = &["key", "token", "secret", "pass", "pwd", "auth", "cred", "cookie", "session", "private", "sig", "bearer", "api"];
+    let k = key.to_ascii_lowercase();
+    WORDS.iter().any(|w| k.contains(w))
 }

@@ -83,10 +83,11 @@ fn event(i: usize, sessions: usize) -> Record {
         kind: Some(if result { EventKind::Result } else { EventKind::Call }),
         tool: Some("bash".into()),
         capability: Some("shell".into()),
-        input: Some(json!({ "command": command, "timeout": 120 })),
+        input: Some(json!({ "command": command, "timeout": 120 }).to_string()),
         output: result.then(|| {
             json!("running 12 tests\ntest store::tests::records_read_back ... ok\ntest store::tests::a_batch_is_atomic ... ok\n\
                    test result: ok. 12 passed; 0 failed; 0 ignored; finished in 0.08s\n")
+            .to_string()
         }),
         raw: None,
         ts: Some(cordon_store::time::format_ms(1_750_000_000_000 + i as i64 * 250)),

@@ -78,10 +78,11 @@ pub struct Record {
     pub kind: Option<EventKind>,
     pub tool: Option<String>,
     pub capability: Option<String>,
-    /// Already redacted by the caller.
-    pub input: Option<Value>,
-    /// Already redacted by the caller.
-    pub output: Option<Value>,
+    /// The call's arguments as JSON text, already redacted by the caller
+    /// (text, so that callers can serialise on their own threads).
+    pub input: Option<String>,
+    /// The result's output as JSON text, already redacted by the caller.
+    pub output: Option<String>,
     /// The raw (redacted, truncated) line when it was not a valid event.
     pub raw: Option<String>,
     /// The event's own RFC 3339 time, if any.
@@ -395,8 +396,8 @@ impl Store {
                         kind_str(rec.kind),
                         rec.tool,
                         rec.capability,
-                        rec.input.as_ref().map(Value::to_string),
-                        rec.output.as_ref().map(Value::to_string),
+                        rec.input,
+                        rec.output,
                         rec.raw,
                         rec.ts,
                         recorded_at,

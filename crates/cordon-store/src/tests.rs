@@ -31,7 +31,7 @@ fn call(session: Option<&str>, id: &str, command: &str, findings: Vec<Finding>) 
         kind: Some(EventKind::Call),
         tool: Some("bash".into()),
         capability: Some("shell".into()),
-        input: Some(json!({ "command": command })),
+        input: Some(json!({ "command": command }).to_string()),
         output: None,
         raw: None,
         ts: Some("2025-06-01T10:00:00Z".into()),
@@ -120,7 +120,7 @@ fn records_read_back_with_episode_totals() {
     let mut result = call(Some("s1"), "c1", "", vec![finding("SECRET_IN_OUTPUT", Severity::Medium, vec![])]);
     result.kind = Some(EventKind::Result);
     result.input = None;
-    result.output = Some(json!("total 0"));
+    result.output = Some(json!("total 0").to_string());
     result.ts = Some("2025-06-01T12:00:00+02:00".into()); // 10:00Z, as the call
     let mut invalid = call(None, "x", "", vec![]);
     invalid.kind = None;
