@@ -314,14 +314,18 @@ fn check_one(engine: &Engine, command: Option<String>, tool: &str, json: bool) -
     };
     let verdict = engine.check(&event);
     if json {
-        println!("{}", verdict.to_contract_json());
+        let _ = writeln!(std::io::stdout().lock(), "{}", verdict.to_contract_json());
     } else {
         print_readable(&verdict, &text, std::io::stdout().is_terminal());
     }
     ExitCode::from(verdict.decision.exit_code() as u8)
 }
 
+/// The readable verdict. Written in one piece, and a closed pipe
+/// (`cordon check ... | head -1`) is not an error.
 fn print_readable(v: &Verdict, input: &str, color: bool) {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let paint = |code: &str, s: &str| if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() };
     let (label, code) = match v.decision {
         Decision::Allow => ("ALLOW", "32;1"),
@@ -330,10 +334,10 @@ fn print_readable(v: &Verdict, input: &str, color: bool) {
         Decision::Error => ("ERROR", "35;1"),
     };
     let sev = v.severity.map(|s| s.as_str()).unwrap_or("none");
-    println!("{} severity {} ({} finding{})", paint(code, label), sev, v.findings.len(), if v.findings.len() == 1 { "" } else { "s" });
+    let _ = writeln!(out, "{} severity {} ({} finding{})", paint(code, label), sev, v.findings.len(), if v.findings.len() == 1 { "" } else { "s" });
     for f in &v.findings {
-        println!("  {} {} confidence {:.2}  rule {}  ATT&CK {}", paint("1", &f.kind), f.severity.as_str(), f.confidence, f.rule, f.attack.join(", "));
-        println!("    {}", f.message);
+        let _ = writeln!(out, "  {} {} confidence {:.2}  rule {}  ATT&CK {}", paint("1", &f.kind), f.severity.as_str(), f.confidence, f.rule, f.attack.join(", "));
+        let _ = writeln!(out, "    {}", f.message);
         // Show the evidence on its line of the input, underlined.
         let [s, e] = f.span;
         if e > s && e <= input.len() && input.is_char_boundary(s) && input.is_char_boundary(e) {
@@ -342,14 +346,15 @@ fn print_readable(v: &Verdict, input: &str, color: bool) {
             let end = e.min(line_end);
             let before = &input[line_start..s];
             let hit = &input[s..end];
-            println!("    | {}{}{}", before, paint("31;4", hit), &input[end..line_end]);
+            let _ = writeln!(out, "    | {}{}{}", before, paint("31;4", hit), &input[end..line_end]);
             if !color {
-                println!("    | {}{}", " ".repeat(before.chars().count()), "^".repeat(hit.chars().count().max(1)));
+                let _ = writeln!(out, "    | {}{}", " ".repeat(before.chars().count()), "^".repeat(hit.chars().count().max(1)));
             }
         } else if !f.evidence.is_empty() {
-            println!("    | {}", f.evidence);
+            let _ = writeln!(out, "    | {}", f.evidence);
         }
     }
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
 }
 
 /// The check contract: one verdict line per input line, in order, flushed as
