@@ -231,7 +231,15 @@ fn check(agent: Agent, input: &[u8], policy: Option<&PathBuf>, store: Option<&Pa
             Ok(store)
         })
         .transpose();
-    let verdict = verdict_of(&engine, &event);
+    let mut verdict = verdict_of(&engine, &event);
+    if let Ok(Some(store)) = &store {
+        // Each hook call is its own process: the episode so far comes back
+        // from the store, so cross-call findings (provenance, sequences,
+        // canaries) work in hook mode too.
+        if let Err(e) = follow_episode(store, &engine, &event, &mut verdict) {
+            eprintln!("cordon: episode replay: {e}");
+        }
+    }
     let answer = Answer::of(&verdict);
     let recorded = store.and_then(|s| s.map(|mut s| record(&mut s, &engine, &event, verdict).map_err(|e| e.to_string())).transpose());
     match recorded {
@@ -398,6 +406,47 @@ fn patch_writes(text: &str) -> Vec<(String, Option<String>)> {
         }
     }
     files
+}
+
+/// Most events of an episode replayed into the tracker per hook call.
+const MAX_REPLAY: usize = 1000;
+
+/// Replay the episode's recorded events (with their recorded verdicts) into
+/// a tracker, then let it judge this event. Recorded events are redacted, so
+/// a secret's flow is followed within one process only (`check --jsonl`).
+fn follow_episode(store: &cordon_store::Store, engine: &Engine, event: &Event, verdict: &mut Verdict) -> Result<(), String> {
+    let canaries = store
+        .canaries()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|c| cordon_episode::CanaryInfo { id: c.id, kind: c.kind, marker: c.marker, path: c.path })
+        .collect();
+    let mut tracker = cordon_episode::Tracker::new(engine, cordon_episode::TrackerLimits::default()).map_err(|e| e.to_string())?.with_canaries(canaries);
+    if let Some(session) = &event.session {
+        let task = match store.find_episode(session).map_err(|e| e.to_string())? {
+            cordon_store::Lookup::Found(ep) if ep.key == *session => ep.task,
+            _ => None,
+        };
+        let past = store.events(session).map_err(|e| e.to_string())?;
+        for e in past.iter().rev().take(MAX_REPLAY).rev() {
+            let (Some(kind), Some(tool)) = (e.kind, e.tool.clone()) else { continue };
+            let replayed = Event {
+                id: e.event_id.clone(),
+                kind,
+                session: Some(session.clone()),
+                agent: event.agent.clone(),
+                task: task.clone(),
+                tool,
+                input: e.input.clone().unwrap_or(Value::Null),
+                output: e.output.clone(),
+                ts: e.ts.clone(),
+            };
+            let mut v = e.verdict.clone();
+            tracker.observe(&replayed, &mut v);
+        }
+    }
+    tracker.observe(event, verdict);
+    Ok(())
 }
 
 /// Record the event as the agent sent it, secrets redacted, with its verdict.
