@@ -2,6 +2,9 @@
 # The test command: everything a fresh clone needs, then the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The real MCP server (npm) and client (the Python SDK) the proxy's end-to-end
+# tests run against, pinned, into target/mcp-deps; a no-op once installed.
+./scripts/install_mcp_test_deps.sh
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
 else

@@ -60,7 +60,7 @@ fn proxy(args: McpArgs) -> Result<u8, String> {
     let path = args.store.map(crate::store_path);
     let open = |p: &PathBuf| Store::open(p).map_err(|e| e.to_string());
     if args.repin {
-        let mut pins = Pins::Store(open(path.as_ref().ok_or("--repin needs --store")?)?);
+        let mut pins = Pins::in_store(open(path.as_ref().ok_or("--repin needs --store")?)?, &args.server);
         return repin(&args.server, &mut pins);
     }
     let mut store = path.as_ref().map(open).transpose()?;
@@ -74,7 +74,10 @@ fn proxy(args: McpArgs) -> Result<u8, String> {
     let secrets = cordon_secrets::Secrets::new(store.as_ref().map(Store::fingerprint_key).unwrap_or_else(crate::ephemeral_key));
     // One connection pins (on the relay's path), the other records (on its own thread).
     let recorder = path.as_ref().map(open).transpose()?;
-    let pins = store.map_or_else(Pins::memory, Pins::Store);
+    let pins = match store {
+        Some(store) => Pins::in_store(store, &args.server),
+        None => Pins::memory(),
+    };
     let log = match &args.log {
         Some(p) => {
             let f = std::fs::OpenOptions::new().create(true).append(true).open(p).map_err(|e| format!("--log {}: {e}", p.display()))?;
@@ -98,11 +101,10 @@ fn proxy(args: McpArgs) -> Result<u8, String> {
 fn repin(server: &[String], pins: &mut Pins) -> Result<u8, String> {
     let (name, states) = cordon_mcp::repin(server, pins)?;
     for (tool, state) in &states {
-        let key = cordon_mcp::pin_key(&name, tool);
         match state {
-            Pin::New => println!("pinned    {key}"),
-            Pin::Same => println!("unchanged {key}"),
-            Pin::Changed(what) => println!("re-pinned {key}: {what}"),
+            Pin::New => println!("pinned    {tool}"),
+            Pin::Same => println!("unchanged {tool}"),
+            Pin::Changed(what) => println!("re-pinned {tool}: {what}"),
         }
     }
     println!("{} tool definitions of `{name}` pinned", states.len());

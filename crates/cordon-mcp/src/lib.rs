@@ -24,7 +24,7 @@ mod relay;
 #[cfg(test)]
 mod tests;
 
-pub use pins::{pin_key, Pin, Pins};
+pub use pins::{Pin, Pins};
 pub use proxy::{FlaggedResults, Options, Outcome, Peer, Proxy};
 pub use relay::{repin, serve, MAX_LINE};
 
