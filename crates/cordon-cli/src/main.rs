@@ -409,11 +409,17 @@ fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCod
         // The sink makes each chunk durable, then prints it: a verdict a
         // caller saw is never lost. It runs beside the tracker so that
         // committing one chunk overlaps tracking the next.
-        let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(Vec<cordon_store::Record>, Vec<u8>)>(2);
+        let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(Vec<cordon_store::Record>, Vec<u8>)>(16);
         let sink = scope.spawn(move || -> Result<(), String> {
             let stdout = std::io::stdout();
             let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-            for (records, bytes) in chunk_rx {
+            while let Ok((mut records, mut bytes)) = chunk_rx.recv() {
+                // Chunks that queued up while the last commit waited on the
+                // disk go into this one: one fsync for all of them.
+                while let Ok((more_records, more_bytes)) = chunk_rx.try_recv() {
+                    records.extend(more_records);
+                    bytes.extend_from_slice(&more_bytes);
+                }
                 if let Some(store) = store.as_mut() {
                     if !records.is_empty() {
                         store.record(&records).map_err(|e| format!("episode store: {e}"))?;
@@ -572,9 +578,9 @@ fn prepare(secrets: &cordon_secrets::Secrets, event: Option<&Event>, text: &str)
     const MAX_RAW: usize = 4096;
     let mut found = Vec::new();
     let mut redact_value = |v: &serde_json::Value| {
-        let (r, hits) = secrets.redact_value(v);
+        let (r, hits) = secrets.redact_value_json(v);
         found.extend(hits.into_iter().map(|h| (h.kind.to_string(), h.fingerprint)));
-        r.to_string()
+        r
     };
     let (input, output, raw) = match event {
         Some(ev) => (Some(redact_value(&ev.input)), ev.output.as_ref().map(&mut redact_value), None),

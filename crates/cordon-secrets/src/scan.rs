@@ -44,7 +44,12 @@ static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
         .collect();
     let (anchor_row, anchors): (Vec<usize>, Vec<&str>) =
         TABLE.iter().enumerate().flat_map(|(i, r)| r.anchors.iter().map(move |a| (i, *a))).unzip();
-    let anchors = AhoCorasick::builder().ascii_case_insensitive(true).build(anchors).expect("anchors compile");
+    // A DFA: the anchors are few, and the overlapping scan runs over every argument and result.
+    let anchors = AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(anchors)
+        .expect("anchors compile");
     Compiled { regexes, anchors, anchor_row }
 });
 
@@ -112,25 +117,50 @@ impl Secrets {
         (out, hits)
     }
 
+    /// [`Secrets::redact_value`], serialised as JSON text; a value that holds no
+    /// secret (nearly all of them) is serialised as it is, without a copy.
+    pub fn redact_value_json(&self, v: &Json) -> (String, Vec<SecretHit>) {
+        if self.holds_secret(v, None) {
+            let (r, hits) = self.redact_value(v);
+            (r.to_string(), hits)
+        } else {
+            (v.to_string(), Vec::new())
+        }
+    }
+
+    fn holds_secret(&self, v: &Json, key: Option<&str>) -> bool {
+        match v {
+            Json::String(s) => !self.found_in(s, key).is_empty(),
+            Json::Array(items) => items.iter().any(|i| self.holds_secret(i, None)),
+            Json::Object(map) => map.iter().any(|(k, v)| self.holds_secret(v, Some(k))),
+            _ => false,
+        }
+    }
+
+    /// The secrets in one string value; `key` is the object key it sits under.
+    fn found_in(&self, s: &str, key: Option<&str>) -> Vec<SecretHit> {
+        match key {
+            // The key as context: scan `"key": "value"` and keep only what lies inside the value.
+            // Only a key that could name a secret changes what is found; framing costs a copy
+            // of the value, so ordinary keys (`command`, `content`) are scanned as they are.
+            Some(k) if names_a_secret(k) => {
+                let prefix = format!("\"{k}\": \"");
+                let framed = format!("{prefix}{s}\"");
+                let n = prefix.len();
+                self.scan(&framed)
+                    .into_iter()
+                    .filter(|h| h.span.0 >= n && h.span.1 <= n + s.len())
+                    .map(|h| SecretHit { span: (h.span.0 - n, h.span.1 - n), ..h })
+                    .collect()
+            }
+            _ => self.scan(s),
+        }
+    }
+
     fn redact_json(&self, v: &Json, key: Option<&str>, hits: &mut Vec<SecretHit>) -> Json {
         match v {
             Json::String(s) => {
-                let found = match key {
-                    // The key as context: scan `"key": "value"` and keep only what lies inside the value.
-                    // Only a key that could name a secret changes what is found; framing costs a copy
-                    // of the value, so ordinary keys (`command`, `content`) are scanned as they are.
-                    Some(k) if names_a_secret(k) => {
-                        let prefix = format!("\"{k}\": \"");
-                        let framed = format!("{prefix}{s}\"");
-                        let n = prefix.len();
-                        self.scan(&framed)
-                            .into_iter()
-                            .filter(|h| h.span.0 >= n && h.span.1 <= n + s.len())
-                            .map(|h| SecretHit { span: (h.span.0 - n, h.span.1 - n), ..h })
-                            .collect()
-                    }
-                    _ => self.scan(s),
-                };
+                let found = self.found_in(s, key);
                 let out = splice(s, &found);
                 hits.extend(found);
                 Json::String(out)
