@@ -13,6 +13,7 @@ mod canary;
 mod episodes;
 mod hook;
 mod mcp;
+mod serve;
 mod tools;
 
 #[derive(Parser)]
@@ -72,6 +73,9 @@ enum Cmd {
     /// A stdio MCP proxy in front of SERVER_CMD: tool calls checked against the
     /// server's schemas and the policy, definitions pinned, results scanned.
     McpProxy(mcp::McpArgs),
+    /// The HTTP service: post events, get verdicts; query episodes and
+    /// findings; a live stream of findings; OpenAPI, health and metrics.
+    Serve(serve::ServeArgs),
     /// Tool definitions: pin them (trust on first use) and report changes.
     Tools {
         /// Episode store (SQLite file); the default path otherwise.
@@ -154,6 +158,7 @@ fn main() -> ExitCode {
         Cmd::Tools { store, action } => tools::run(store, action),
         Cmd::Hook(args) => hook::run(args),
         Cmd::McpProxy(args) => mcp::run(args),
+        Cmd::Serve(args) => serve::run(args),
         Cmd::Rules { action: RulesCmd::List { policy } } => match load_engine(policy.as_ref(), false) {
             Ok(e) => {
                 // A closed pipe (`| head`) ends the listing quietly.
