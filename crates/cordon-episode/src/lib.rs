@@ -226,8 +226,15 @@ fn leaf_text(v: &Value) -> String {
 #[allow(clippy::too_many_arguments)]
 fn result(ep: &mut Episode, flow: &FlowConfig, secrets: Option<&Secrets>, limits: &TrackerLimits, event: &Event, text: &str, id: Value, out: &mut Vec<Finding>) {
     let lower = text.to_ascii_lowercase();
+    // Regions are found on bytes; settle them on char boundaries of the text
+    // (lower-casing ASCII keeps every offset).
+    let snap = |(s, e): flow::Span| {
+        let s = cordon_shell::floor_char_boundary(&lower, s);
+        (s, cordon_shell::floor_char_boundary(&lower, e).max(s))
+    };
     let (regions, first) = flow.injected_regions(lower.as_bytes(), limits.injection_reach);
-    if let Some((s, e)) = first {
+    let regions: Vec<flow::Span> = regions.into_iter().map(snap).collect();
+    if let Some((s, e)) = first.map(snap) {
         let cue = flow.cue_at(&lower.as_bytes()[s..e]).unwrap_or("cue");
         out.push(Finding {
             kind: "PROMPT_INJECTION".into(),

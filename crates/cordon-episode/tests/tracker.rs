@@ -181,3 +181,17 @@ fn live_episodes_are_bounded() {
     assert_eq!(out[3].decision, Decision::Allow, "episode a was forgotten to keep memory bounded");
     assert_eq!(out[4].decision, Decision::Block);
 }
+
+/// Found by fuzzing: an injected region whose edges fell inside a multi-byte
+/// character (U+FFFD from a lossy decode) panicked on slicing.
+#[test]
+fn injected_regions_next_to_multibyte_text_do_not_panic() {
+    let engine = engine();
+    let mut t = Tracker::new(&engine, TrackerLimits { injection_reach: 7, ..TrackerLimits::default() }).unwrap();
+    let filler = "\u{fffd}".repeat(90);
+    let out = run(&mut t, &engine, &[
+        json!({"id": "r", "type": "result", "session": "m", "tool": "read_file", "output": format!("{filler}<INFORMATION> m/ra\u{e9}\u{e9}\u{e9}w/x {filler}")}),
+        json!({"id": "c", "session": "m", "tool": "send_money", "input": {"recipient": "m/ra\u{e9}"}}),
+    ]);
+    assert_eq!(out[0].decision, Decision::Warn);
+}
