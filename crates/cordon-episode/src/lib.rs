@@ -143,9 +143,9 @@ impl<'e> Tracker<'e> {
                     let cap = self.engine.policy().tools.capability(&event.tool);
                     let sink = self.flow.is_sink(&event.tool, &self.engine.policy().tools);
                     if sink {
-                        provenance(ep, &self.flow, event, &id, &mut extra);
+                        provenance(ep, &self.flow, event, &mut extra);
                         if cap != Capability::FileWrite {
-                            exfiltration(ep, event, &text, &id, &mut extra);
+                            exfiltration(ep, event, &text, &mut extra);
                         }
                     }
                     sequence::call(ep, self.engine, event, verdict, &id, &mut extra);
@@ -294,7 +294,7 @@ fn push_source(ep: &mut Episode, kind: String, value: &str, id: &Value) {
 /// UNTRUSTED_ARGUMENT_PROVENANCE: a sink argument whose value appears in an
 /// injected region, not in the user's task, and not in ordinary result data
 /// (a value the tools also show as plain data could have come from there).
-fn provenance(ep: &mut Episode, flow: &FlowConfig, event: &Event, id: &Value, out: &mut Vec<Finding>) {
+fn provenance(ep: &mut Episode, flow: &FlowConfig, event: &Event, out: &mut Vec<Finding>) {
     if ep.injected.is_empty() && ep.tainted.is_empty() {
         return;
     }
@@ -332,7 +332,6 @@ fn provenance(ep: &mut Episode, flow: &FlowConfig, event: &Event, id: &Value, ou
                 message: format!("`{path}` of `{}` ({c:?}) comes from {from}, not from the user's request: the mark of a prompt-injected action", event.tool),
                 related: vec![src],
             });
-            let _ = id;
             return;
         }
     }
@@ -340,8 +339,7 @@ fn provenance(ep: &mut Episode, flow: &FlowConfig, event: &Event, id: &Value, ou
 
 /// DATA_EXFIL_SEQUENCE: a secret the episode saw, in any recognisable form,
 /// inside a sink's arguments.
-fn exfiltration(ep: &Episode, event: &Event, text: &str, id: &Value, out: &mut Vec<Finding>) {
-    let _ = id;
+fn exfiltration(ep: &Episode, event: &Event, text: &str, out: &mut Vec<Finding>) {
     for s in &ep.secrets {
         for (i, form) in s.forms.iter().enumerate() {
             if form.len() < 8 {
