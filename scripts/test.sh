@@ -12,3 +12,5 @@ else
 fi
 # Doc tests are not run by nextest.
 cargo test --workspace --doc -q
+# The Python package (PyO3): pinned venv in target/py-venv, tests against a fake API on loopback.
+./scripts/test_python.sh
