@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use cordon_engine::registry::{parse_tool_defs, ToolDef};
 use cordon_store::{Store, ToolDefinition};
-use sha2::{Digest, Sha256};
+use cordon_mcp::pins::{describe_change, hash};
 
 #[derive(clap::Subcommand)]
 pub enum ToolsCmd {
@@ -58,7 +58,7 @@ pub fn pin(store: &mut Store, defs: &[ToolDef], accept: bool) -> Result<Vec<(Str
     let mut changed = Vec::new();
     for d in defs {
         let canonical = d.canonical();
-        let hash = hex(&Sha256::digest(canonical.as_bytes()));
+        let hash = hash(&canonical);
         let pinned = store.tool_definition(&d.name).map_err(|e| e.to_string())?;
         let fresh = ToolDefinition { name: d.name.clone(), schema: serde_json::from_str(&canonical).unwrap_or_default(), hash: hash.clone(), first_seen: cordon_store::time::format_ms(cordon_store::time::now_ms()) };
         match pinned {
@@ -73,14 +73,4 @@ pub fn pin(store: &mut Store, defs: &[ToolDef], accept: bool) -> Result<Vec<(Str
         }
     }
     Ok(changed)
-}
-
-fn describe_change(old: &serde_json::Value, new: &serde_json::Value, old_hash: &str, new_hash: &str) -> String {
-    let parts: Vec<&str> = ["description", "inputSchema"].into_iter().filter(|k| old.get(*k) != new.get(*k)).collect();
-    let what = if parts.is_empty() { "definition".to_string() } else { parts.join(" and ") };
-    format!("{what} changed (pinned {}, now {})", &old_hash[..old_hash.len().min(12)], &new_hash[..12])
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -18,7 +18,7 @@
 //! it between this process's stdio and the server; [`repin`] accepts a
 //! server's current definitions.
 
-mod pins;
+pub mod pins;
 mod proxy;
 mod relay;
 #[cfg(test)]

@@ -95,7 +95,8 @@ pub fn hash(canonical: &str) -> String {
     Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn describe_change(old: &Value, new: &Value, old_hash: &str, new_hash: &str) -> String {
+/// What differs between two pinned definitions (canonical JSON), for a finding.
+pub fn describe_change(old: &Value, new: &Value, old_hash: &str, new_hash: &str) -> String {
     let parts: Vec<&str> = ["description", "inputSchema"].into_iter().filter(|k| old.get(*k) != new.get(*k)).collect();
     let what = if parts.is_empty() { "definition".to_string() } else { parts.join(" and ") };
     format!("{what} changed (pinned {}, now {})", &old_hash[..old_hash.len().min(12)], &new_hash[..12])
