@@ -9,11 +9,11 @@
 //! redacting it again changes nothing.
 #![no_main]
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use cordon_core::{Decision, Event, EventKind, Policy};
 use cordon_engine::Engine;
-use cordon_episode::{CanaryInfo, Tracker, TrackerLimits};
+use cordon_episode::{CanaryInfo, FlowConfig, Tracker, TrackerLimits};
 use cordon_secrets::Secrets;
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
@@ -21,6 +21,11 @@ use serde_json::json;
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| Engine::new(Policy::default()).expect("default policy builds"))
+}
+
+fn flow() -> Arc<FlowConfig> {
+    static FLOW: OnceLock<Arc<FlowConfig>> = OnceLock::new();
+    FLOW.get_or_init(|| Arc::new(FlowConfig::new(&engine().policy().flow).expect("flow defaults compile"))).clone()
 }
 
 fn secrets() -> &'static Secrets {
@@ -32,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
     let engine = engine();
     let canary = CanaryInfo { id: "c1".into(), kind: "aws".into(), marker: "AKIAFUZZCANARY000001".into(), path: "/fuzz/.aws/credentials".into() };
     let limits = TrackerLimits { max_episode_text: 1 << 16, max_episodes: 4, injection_reach: 600 };
-    let mut tracker = Tracker::new(engine, limits).expect("flow defaults compile").with_secrets(secrets()).with_canaries(vec![canary]);
+    let mut tracker = Tracker::with_flow(engine, flow(), limits).with_secrets(secrets()).with_canaries(vec![canary]);
     let text = String::from_utf8_lossy(data);
     for (i, line) in text.lines().enumerate().take(64) {
         let event = Event::from_json_line(line).unwrap_or_else(|_| {

@@ -57,7 +57,7 @@ pub struct CanaryInfo {
 
 pub struct Tracker<'e> {
     engine: &'e Engine,
-    flow: FlowConfig,
+    flow: std::sync::Arc<FlowConfig>,
     limits: TrackerLimits,
     episodes: HashMap<String, Episode>,
     clock: u64,
@@ -93,7 +93,13 @@ struct SecretSource {
 impl<'e> Tracker<'e> {
     pub fn new(engine: &'e Engine, limits: TrackerLimits) -> Result<Tracker<'e>, FlowError> {
         let flow = FlowConfig::new(&engine.policy().flow)?;
-        Ok(Tracker { engine, flow, limits, episodes: HashMap::new(), clock: 0, secrets: None, canaries: None })
+        Ok(Self::with_flow(engine, std::sync::Arc::new(flow), limits))
+    }
+
+    /// A tracker sharing a compiled flow configuration (built from the same
+    /// policy): trackers made often, one per input, skip compiling it again.
+    pub fn with_flow(engine: &'e Engine, flow: std::sync::Arc<FlowConfig>, limits: TrackerLimits) -> Tracker<'e> {
+        Tracker { engine, flow, limits, episodes: HashMap::new(), clock: 0, secrets: None, canaries: None }
     }
 
     /// Recognise secrets in results, so they can be followed to sinks.
