@@ -646,7 +646,7 @@ fn planted_canaries(store: Option<&cordon_store::Store>) -> Result<Vec<cordon_ep
         None => {
             let p = cordon_store::default_path();
             if p.exists() {
-                from(&cordon_store::Store::open(&p).map_err(|e| e.to_string())?)
+                from(&cordon_store::Store::open_existing(&p).map_err(|e| e.to_string())?)
             } else {
                 Ok(Vec::new())
             }
