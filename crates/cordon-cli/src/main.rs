@@ -590,21 +590,13 @@ fn prepare(secrets: &cordon_secrets::Secrets, event: Option<&Event>, text: &str)
     let (input, output, raw) = match event {
         Some(ev) => (Some(redact_value(&ev.input)), ev.output.as_ref().map(&mut redact_value), None),
         None => {
-            let cut = cordon_shell_floor(text, MAX_RAW);
+            let cut = cordon_core::floor_char_boundary(text, MAX_RAW);
             let (r, hits) = secrets.redact(&text[..cut]);
             found.extend(hits.into_iter().map(|h| (h.kind.to_string(), h.fingerprint)));
             (None, None, Some(r))
         }
     };
     Prepared { input, output, raw, secrets: found }
-}
-
-fn cordon_shell_floor(s: &str, n: usize) -> usize {
-    let mut i = n.min(s.len());
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
 }
 
 /// The store's record of one checked line; evidence the tracker added is redacted here.

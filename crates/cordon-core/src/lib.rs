@@ -9,3 +9,15 @@ pub mod tools;
 pub use model::{Decision, Event, EventKind, Finding, Severity, Verdict};
 pub use policy::{FailMode, Mode, Policy, PolicyError};
 pub use tools::{Capability, ToolTable};
+
+/// The largest char boundary of `s` at or before `i` (clamped to its length):
+/// where to cut text an agent sent without splitting a character.
+pub fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    if i >= s.len() {
+        return s.len();
+    }
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}

@@ -187,31 +187,11 @@ impl Engine {
 
     fn inspect_call(&self, event: &Event, egress: &Egress, files: Option<&HashMap<String, String>>, findings: &mut Vec<Finding>) {
         if !self.registry.is_empty() && !self.registry.contains(&event.tool) {
-            findings.push(Finding {
-                kind: "UNKNOWN_TOOL_CALL".into(),
-                severity: self.policy.registry.unknown_severity,
-                confidence: 0.9,
-                rule: "registry.unknown-tool".into(),
-                attack: vec!["T1059".into()],
-                evidence: event.tool.clone(),
-                span: [0, event.tool.len()],
-                message: format!("tool `{}` is not in the policy's tool registry", event.tool),
-                related: vec![],
-            });
+            findings.push(registry::unknown_tool_finding(&event.tool, self.policy.registry.unknown_severity, "the policy's tool registry"));
         }
         self.schemas.check(&event.tool, &event.input, findings);
         if let Some(what) = self.changed.get(&event.tool) {
-            findings.push(Finding {
-                kind: "TOOL_DEFINITION_CHANGED".into(),
-                severity: Severity::High,
-                confidence: 0.9,
-                rule: "registry.definition-changed".into(),
-                attack: vec!["T1195".into()],
-                evidence: what.chars().take(MAX_EVIDENCE).collect(),
-                span: [0, 0],
-                message: format!("the definition of `{}` changed since it was pinned: a tool that redefines itself after approval is how MCP rug-pulls work", event.tool),
-                related: vec![],
-            });
+            findings.push(registry::definition_changed_finding(&format!("the definition of `{}`", event.tool), what));
         }
         let cap = self.policy.tools.capability(&event.tool);
         let input = &event.input;

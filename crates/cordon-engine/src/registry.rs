@@ -53,6 +53,38 @@ pub fn parse_tool_defs(v: &Value) -> Result<Vec<ToolDef>, String> {
         .collect()
 }
 
+/// UNKNOWN_TOOL_CALL: a call to a tool that is not in `registry` (the
+/// policy's tool registry, an MCP server's `tools/list`).
+pub fn unknown_tool_finding(tool: &str, severity: Severity, registry: &str) -> Finding {
+    Finding {
+        kind: "UNKNOWN_TOOL_CALL".into(),
+        severity,
+        confidence: 0.9,
+        rule: "registry.unknown-tool".into(),
+        attack: vec!["T1059".into()],
+        evidence: tool.to_string(),
+        span: [0, tool.len()],
+        message: format!("tool `{tool}` is not in {registry}"),
+        related: vec![],
+    }
+}
+
+/// TOOL_DEFINITION_CHANGED: `subject` (a tool's definition, a server's list)
+/// differs from what was pinned; `what` says how.
+pub fn definition_changed_finding(subject: &str, what: &str) -> Finding {
+    Finding {
+        kind: "TOOL_DEFINITION_CHANGED".into(),
+        severity: Severity::High,
+        confidence: 0.9,
+        rule: "registry.definition-changed".into(),
+        attack: vec!["T1195".into()],
+        evidence: what.chars().take(240).collect(),
+        span: [0, 0],
+        message: format!("{subject} changed since it was pinned: a tool that redefines itself after approval is how MCP rug-pulls work"),
+        related: vec![],
+    }
+}
+
 /// Compiled validators, by tool name.
 #[derive(Default)]
 pub struct Registry {

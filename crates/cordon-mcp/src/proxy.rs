@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use cordon_core::policy::FailMode;
 use cordon_core::{Decision, Event, EventKind, Finding, Severity, Verdict};
-use cordon_engine::registry::{parse_tool_defs, Registry};
+use cordon_engine::registry::{definition_changed_finding, parse_tool_defs, unknown_tool_finding, Registry};
 use cordon_engine::Engine;
 use cordon_episode::{CanaryInfo, Tracker, TrackerLimits};
 use cordon_secrets::Secrets;
@@ -110,7 +110,7 @@ impl<'e> Proxy<'e> {
         // Would the policy block a call carrying a high finding? (Its own decision, not a copy of its rules.)
         let probe = Event { id: None, kind: EventKind::Call, session: None, agent: None, task: None, tool: String::new(), input: json!({}), output: None, ts: None };
         let mut v = Verdict { id: None, decision: Decision::Allow, severity: None, findings: vec![], error: None, line: None };
-        engine.amend(&probe, &mut v, vec![changed_finding(String::new(), "")]);
+        engine.amend(&probe, &mut v, vec![definition_changed_finding("", "")]);
         Ok(Proxy {
             engine,
             secrets,
@@ -255,17 +255,7 @@ impl<'e> Proxy<'e> {
     fn registry_findings(&self, event: &Event) -> Vec<Finding> {
         let mut out = Vec::new();
         if self.listed.as_ref().is_some_and(|l| !l.contains(&event.tool)) {
-            out.push(Finding {
-                kind: "UNKNOWN_TOOL_CALL".into(),
-                severity: self.engine.policy().registry.unknown_severity,
-                confidence: 0.9,
-                rule: "registry.unknown-tool".into(),
-                attack: vec!["T1059".into()],
-                evidence: event.tool.clone(),
-                span: [0, event.tool.len()],
-                message: format!("tool `{}` is not in the server's tools/list", event.tool),
-                related: vec![],
-            });
+            out.push(unknown_tool_finding(&event.tool, self.engine.policy().registry.unknown_severity, "the server's tools/list"));
         }
         let mut schema = Vec::new();
         self.schemas.check(&event.tool, &event.input, &mut schema);
@@ -273,7 +263,7 @@ impl<'e> Proxy<'e> {
         // it refuses has no business reaching it (type confusion gets past checks).
         out.extend(schema.into_iter().map(|f| Finding { severity: Severity::High, message: format!("{}, which the server declares", f.message), ..f }));
         if let Some(what) = self.changed.get(&event.tool) {
-            out.push(changed_finding(format!("the definition of `{}`", event.tool), what));
+            out.push(definition_changed_finding(&format!("the definition of `{}`", event.tool), what));
         }
         out
     }
@@ -322,7 +312,7 @@ impl<'e> Proxy<'e> {
         if !news.is_empty() {
             let event = self.event(msg.get("id").cloned(), EventKind::Result, "tools/list".into(), Value::Null, Some(result.clone()));
             let mut verdict = self.engine.check(&event);
-            self.engine.amend(&event, &mut verdict, vec![changed_finding("tool definitions the server lists".into(), &news.join("; "))]);
+            self.engine.amend(&event, &mut verdict, vec![definition_changed_finding("tool definitions the server lists", &news.join("; "))]);
             checked.push((event, verdict));
         }
         let mut out = if refused.is_empty() {
@@ -446,7 +436,7 @@ fn summary(v: &Verdict, secrets: &Secrets) -> String {
             if evidence.is_empty() || f.kind == "PROMPT_INJECTION" {
                 format!("{} ({}): {}", f.kind, f.severity.as_str(), f.message)
             } else {
-                let cut = floor_char_boundary(&evidence, 160);
+                let cut = cordon_core::floor_char_boundary(&evidence, 160);
                 format!("{} ({}): {} [{}]", f.kind, f.severity.as_str(), f.message, &evidence[..cut])
             }
         })
@@ -455,28 +445,6 @@ fn summary(v: &Verdict, secrets: &Secrets) -> String {
         parts.push(format!("and {} more", v.findings.len() - SHOWN));
     }
     parts.join("; ")
-}
-
-fn floor_char_boundary(s: &str, n: usize) -> usize {
-    let mut i = n.min(s.len());
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-fn changed_finding(subject: String, what: &str) -> Finding {
-    Finding {
-        kind: "TOOL_DEFINITION_CHANGED".into(),
-        severity: Severity::High,
-        confidence: 0.9,
-        rule: "registry.definition-changed".into(),
-        attack: vec!["T1195".into()],
-        evidence: what.chars().take(240).collect(),
-        span: [0, 0],
-        message: format!("{subject} changed since pinned: a tool that redefines itself after approval is how MCP rug-pulls work"),
-        related: vec![],
-    }
 }
 
 fn guard_finding(reason: &str) -> Finding {

@@ -28,8 +28,8 @@ fn main() {
         for h in secrets.scan(command) {
             hits += 1;
             let (s, e) = h.span;
-            let before = &command[floor(command, s.saturating_sub(40))..s];
-            let after = &command[e..floor(command, e + 20)];
+            let before = &command[cordon_core::floor_char_boundary(command, s.saturating_sub(40))..s];
+            let after = &command[e..cordon_core::floor_char_boundary(command, e + 20)];
             println!("{id}\t{}\t{before:?} [[{}]] {after:?}", h.kind, &command[s..e]);
         }
     }
@@ -47,12 +47,4 @@ fn main() {
         commands.len(),
         bytes as f64 / 1e6
     );
-}
-
-fn floor(s: &str, mut i: usize) -> usize {
-    i = i.min(s.len());
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
 }

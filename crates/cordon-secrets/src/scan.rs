@@ -9,6 +9,8 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use sha2::Sha256;
 
+use cordon_core::floor_char_boundary;
+
 use crate::recognizers::{Recognizer, TABLE};
 
 /// How much of a text is scanned by default; bytes past it are not looked at.
@@ -228,13 +230,6 @@ fn splice(text: &str, hits: &[SecretHit]) -> String {
 
 pub(crate) fn hex_lower(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn floor_char_boundary(s: &str, i: usize) -> usize {
-    if i >= s.len() {
-        return s.len();
-    }
-    (0..=i).rev().find(|&j| s.is_char_boundary(j)).unwrap_or(0)
 }
 
 /// Could this object key name a credential? A superset test: the recognizers

@@ -36,13 +36,4 @@ pub fn command_name(argv0: &str) -> String {
     base.to_string()
 }
 
-/// The largest char boundary of `s` at or before `i` (clamped to its length).
-pub fn floor_char_boundary(s: &str, mut i: usize) -> usize {
-    if i >= s.len() {
-        return s.len();
-    }
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
+pub use cordon_core::floor_char_boundary;
