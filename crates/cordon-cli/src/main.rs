@@ -10,9 +10,12 @@ use cordon_engine::registry::ToolDef;
 use cordon_engine::Engine;
 
 mod canary;
+mod correlate;
 mod episodes;
 mod hook;
+mod ingest;
 mod mcp;
+mod run;
 mod serve;
 mod tools;
 
@@ -84,6 +87,16 @@ enum Cmd {
         #[command(subcommand)]
         action: tools::ToolsCmd,
     },
+    /// Read network telemetry (iptables/nftables LOG, conntrack, Zeek conn.log,
+    /// Suricata eve.json, AWS VPC Flow Logs, cordon run records), plain or gzip.
+    Ingest(ingest::IngestArgs),
+    /// Attribute network events to the episodes and tool calls that were
+    /// running when and where they happened.
+    Correlate(correlate::CorrelateArgs),
+    /// Run a command inside Cordon's sandbox: its own network (egress only
+    /// through Cordon's proxy), Landlock and seccomp; every process and
+    /// connection recorded.
+    Run(run::RunArgs),
     /// Canary tokens: decoy credentials whose later appearance is an alarm.
     Canary {
         /// Episode store (SQLite file); the default path otherwise.
@@ -159,6 +172,9 @@ fn main() -> ExitCode {
         Cmd::Hook(args) => hook::run(args),
         Cmd::McpProxy(args) => mcp::run(args),
         Cmd::Serve(args) => serve::run(args),
+        Cmd::Ingest(args) => ingest::run(args),
+        Cmd::Correlate(args) => correlate::run(args),
+        Cmd::Run(args) => run::run(args),
         Cmd::Rules { action: RulesCmd::List { policy } } => match load_engine(policy.as_ref(), false) {
             Ok(e) => {
                 // A closed pipe (`| head`) ends the listing quietly.

@@ -13,6 +13,7 @@
 
 pub mod export;
 mod key;
+pub mod net;
 mod schema;
 pub mod time;
 
@@ -28,6 +29,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use key::{key_path, KEY_ENV};
+pub use net::NetRecord;
 
 /// How long a write waits for another process holding the store's lock.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

@@ -81,4 +81,29 @@ CREATE TABLE tool_definitions (
     first_seen TEXT NOT NULL
 ) WITHOUT ROWID;
 "#,
+    // 2: network and sandbox telemetry (`cordon ingest`, `cordon run`), for `cordon correlate`.
+    r#"
+CREATE TABLE net_events (
+    id        INTEGER PRIMARY KEY,
+    source    TEXT NOT NULL,   -- iptables|nftables|conntrack|zeek|suricata|vpcflow|sandbox
+    kind      TEXT NOT NULL,   -- flow|packet|alert|dns|connect|process|resource|...
+    ts_us     INTEGER NOT NULL, -- when it started, Unix microseconds, in the reporter's clock
+    end_us    INTEGER,          -- when it ended, for flows
+    host      TEXT,             -- who reported it: hostname, sensor, interface, netns, ENI
+    proto     TEXT,             -- tcp|udp|icmp|...
+    src       TEXT,
+    sport     INTEGER,
+    dst       TEXT,
+    dport     INTEGER,
+    action    TEXT,             -- allowed|blocked|alert, NULL when the record does not say
+    bytes_out INTEGER,          -- from src to dst
+    bytes_in  INTEGER,
+    detail    TEXT,             -- JSON object: what else the format carries (signature, query, argv, ...)
+    session   TEXT,             -- the episode, when the record itself names it (sandbox records)
+    call_id   TEXT,             -- the tool call, likewise
+    origin    TEXT,             -- file it was read from ('-' for stdin)
+    line      INTEGER           -- its line there
+);
+CREATE INDEX net_events_by_time ON net_events(ts_us);
+"#,
 ];
