@@ -29,7 +29,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use key::{key_path, KEY_ENV};
-pub use net::NetRecord;
+pub use cordon_core::NetRecord;
 
 /// How long a write waits for another process holding the store's lock.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
