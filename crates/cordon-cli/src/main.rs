@@ -9,6 +9,11 @@ use cordon_core::{Decision, Event, Policy, Verdict};
 use cordon_engine::registry::ToolDef;
 use cordon_engine::Engine;
 
+// Checking a call allocates many small strings (words, arguments, findings)
+// across worker threads; mimalloc's thread-local free lists cut that cost.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod canary;
 mod correlate;
 mod episodes;

@@ -53,6 +53,13 @@ fn main() {
             println!("{:>8.1} us  {}", *t as f64 / 1e3, &l[..l.len().min(160)]);
         }
     }
+    // The tail to profile: the slowest 2% of calls, as JSONL.
+    if let Some(out) = std::env::var_os("SLOWEST_OUT") {
+        let mut per: Vec<(u128, &str)> = lines.iter().enumerate().map(|(i, (l, _))| (check[i], l.as_str())).collect();
+        per.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        let tail: Vec<&str> = per.iter().take(lines.len() / 50).map(|(_, l)| *l).collect();
+        std::fs::write(out, tail.join("\n") + "\n").expect("write SLOWEST_OUT");
+    }
     check.sort_unstable();
     base.sort_unstable();
     let (c50, c99, cmax) = (percentile(&check, 0.5), percentile(&check, 0.99), *check.last().unwrap());

@@ -5,7 +5,7 @@ use std::cell::OnceCell;
 use cordon_net::{DestClass, Destination, Egress};
 use cordon_shell::{Analysis, Command, RedirectOp, SignalKind, Stdin};
 
-use crate::rules::{Compiled, Names, Rule, RuleSet, Scope};
+use crate::rules::{Compiled, Keywords, Names, Rule, RuleSet, Scope};
 
 /// One rule hit: which rule, and the byte span of its evidence in the input.
 #[derive(Debug, Clone)]
@@ -22,7 +22,7 @@ const HOST_POSITIONAL: &[&str] = &[
 pub struct ShellView<'a> {
     pub analysis: &'a Analysis,
     pub egress: &'a Egress,
-    keywords: Option<&'a aho_corasick::AhoCorasick>,
+    keywords: Option<&'a Keywords>,
     dests: Vec<OnceCell<Vec<Destination>>>,
     arglines: Vec<OnceCell<String>>,
     /// Per command: which command-rule keywords occur in its arguments or code.
@@ -49,12 +49,10 @@ impl<'a> ShellView<'a> {
     fn has_keyword(&self, i: usize, ids: &[usize]) -> bool {
         let Some(ac) = self.keywords else { return true };
         let found = self.found[i].get_or_init(|| {
-            let mut seen = vec![false; ac.patterns_len()];
+            let mut seen = vec![false; ac.len()];
             let c = &self.analysis.commands[i];
             for hay in [self.argline(i), c.code.as_ref().map(|x| x.text.as_str()).unwrap_or("")] {
-                for m in ac.find_overlapping_iter(hay) {
-                    seen[m.pattern().as_usize()] = true;
-                }
+                ac.each(hay, |k| seen[k] = true);
             }
             seen
         });
@@ -343,13 +341,13 @@ impl ShellView<'_> {
 pub fn text_hits(rules: &RuleSet, text: &str, report_span: Option<(usize, usize)>, out: &mut Vec<Hit>) {
     let mut candidates: Vec<usize> = rules.text_unfiltered.clone();
     if let Some((ac, kw_rules)) = &rules.text_keywords {
-        for m in ac.find_overlapping_iter(text) {
-            for &r in &kw_rules[m.pattern().as_usize()] {
+        ac.each(text, |k| {
+            for &r in &kw_rules[k] {
                 if !candidates.contains(&r) {
                     candidates.push(r);
                 }
             }
-        }
+        });
     }
     for r in candidates {
         if out.iter().any(|h| h.rule == r) {

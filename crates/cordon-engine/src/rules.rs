@@ -163,6 +163,60 @@ impl LazyRegex {
     }
 }
 
+/// Keywords, matched ignoring ASCII case: which of them occur in a text.
+///
+/// Both automata hold the keywords lower-cased and run over lower-cased
+/// text: case-sensitive patterns keep aho-corasick's SIMD prefilter, which
+/// `ascii_case_insensitive` turns off. The overlapping walk (needed: one
+/// keyword may sit inside another) has no prefilter and steps the automaton
+/// on every byte, so a leftmost search first skips to each match with the
+/// prefilter; every occurrence either is such a match or overlaps one (a
+/// leftmost search would have stopped at it otherwise), so the overlapping
+/// walk runs only around them. Most texts (heredoc bodies, outputs) hold no
+/// keyword and cost one prefilter pass. A DFA would also be fast but takes
+/// milliseconds to build, and every hook call is a cold start.
+#[derive(Debug)]
+pub struct Keywords {
+    skip: aho_corasick::AhoCorasick,
+    all: aho_corasick::AhoCorasick,
+}
+
+impl Keywords {
+    fn new(keywords: &[String]) -> Result<Keywords, PackError> {
+        let build = |kind| {
+            aho_corasick::AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                .match_kind(kind)
+                .build(keywords.iter().map(|k| k.to_ascii_lowercase()))
+                .map_err(|e| PackError { origin: "default".into(), message: e.to_string() })
+        };
+        Ok(Keywords { skip: build(aho_corasick::MatchKind::LeftmostFirst)?, all: build(aho_corasick::MatchKind::Standard)? })
+    }
+
+    pub fn len(&self) -> usize {
+        self.all.patterns_len()
+    }
+
+    /// Calls `found` with the id of every keyword in `text` (possibly more than once).
+    pub fn each(&self, text: &str, mut found: impl FnMut(usize)) {
+        let lower;
+        let hay = if text.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = text.to_ascii_lowercase();
+            lower.as_bytes()
+        } else {
+            text.as_bytes()
+        };
+        let reach = self.all.max_pattern_len();
+        for m in self.skip.find_iter(hay) {
+            let from = m.start().saturating_sub(reach);
+            let to = (m.end() + reach).min(hay.len());
+            for o in self.all.find_overlapping_iter(&hay[from..to]) {
+                found(o.pattern().as_usize());
+            }
+        }
+    }
+}
+
 fn build(src: &str) -> Result<Regex, regex::Error> {
     RegexBuilder::new(src).unicode(false).size_limit(4 << 20).dfa_size_limit(4 << 20).build()
 }
@@ -245,11 +299,11 @@ pub struct RuleSet {
     pub generic: Vec<usize>,
     pub by_scope: HashMap<Scope, Vec<usize>>,
     /// Keyword prefilter for text rules: (automaton over all keywords, keyword index -> rule indices).
-    pub text_keywords: Option<(aho_corasick::AhoCorasick, Vec<Vec<usize>>)>,
+    pub text_keywords: Option<(Keywords, Vec<Vec<usize>>)>,
     pub text_unfiltered: Vec<usize>,
     /// Keyword prefilter for command rules: one scan of a command's arguments
     /// and code tells which rules' literal keywords are present.
-    pub cmd_keywords: Option<aho_corasick::AhoCorasick>,
+    pub cmd_keywords: Option<Keywords>,
     /// Ids the policy disables or overrides that name no rule (likely typos).
     pub unknown_ids: Vec<String>,
 }
@@ -391,13 +445,7 @@ impl RuleSet {
         let cmd_keywords = if cmd_kw.is_empty() {
             None
         } else {
-            Some(
-                aho_corasick::AhoCorasick::builder()
-                    .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-                    .ascii_case_insensitive(true)
-                    .build(&cmd_kw)
-                    .map_err(|e| PackError { origin: "default".into(), message: e.to_string() })?,
-            )
+            Some(Keywords::new(&cmd_kw)?)
         };
         let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
         let mut generic = Vec::new();
@@ -434,11 +482,7 @@ impl RuleSet {
         let text_keywords = if kw_list.is_empty() {
             None
         } else {
-            let ac = aho_corasick::AhoCorasick::builder()
-                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-                .ascii_case_insensitive(true)
-                .build(&kw_list)
-                .map_err(|e| PackError { origin: "default".into(), message: e.to_string() })?;
+            let ac = Keywords::new(&kw_list)?;
             Some((ac, kw_rules))
         };
         Ok(RuleSet { version: pack.version, rules, by_name, generic, by_scope, text_keywords, text_unfiltered, cmd_keywords, unknown_ids })
