@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 # The real MCP server (npm) and client (the Python SDK) the proxy's end-to-end
 # tests run against, pinned, into target/mcp-deps; a no-op once installed.
 ./scripts/install_mcp_test_deps.sh
+# openssh-server for the sandbox tests' fake outside host (Debian package; a no-op once installed).
+./scripts/install_sandbox_test_deps.sh
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
 else

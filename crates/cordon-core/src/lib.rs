@@ -2,6 +2,7 @@
 //! verdicts the guard returns, the capabilities tools map to, and the policy
 //! that turns findings into decisions. Pure data and logic, no I/O.
 
+pub mod calendar;
 pub mod model;
 pub mod net;
 pub mod policy;

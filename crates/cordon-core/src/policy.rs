@@ -150,6 +150,8 @@ struct PolicyFile {
     limits: Limits,
     #[serde(default)]
     flow: FlowPolicy,
+    #[serde(default)]
+    sandbox: SandboxPolicy,
 }
 
 fn default_version() -> u32 {
@@ -199,6 +201,143 @@ pub struct Policy {
     pub profiles: BTreeMap<String, Profile>,
     pub limits: Limits,
     pub flow: FlowPolicy,
+    pub sandbox: SandboxPolicy,
+}
+
+/// What `cordon run` does when the kernel lacks a sandbox feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnMissing {
+    /// Exit with an error naming the missing feature.
+    Refuse,
+    /// Run with what remains, and record what was missing.
+    Degrade,
+}
+
+/// `[sandbox]`: the boundary `cordon run` enforces around a command. The
+/// egress lists add to `[egress]`; everything else is specific to the sandbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxPolicy {
+    /// Overrides the top-level `mode` for `cordon run`.
+    pub mode: Option<Mode>,
+    #[serde(default = "default_on_missing")]
+    pub on_missing: OnMissing,
+    /// Hosts, `*.domain` globs, IPs and CIDRs the proxy lets through (with `[egress] allow`).
+    /// Private, loopback, link-local and CGNAT addresses are refused, even behind a
+    /// name, unless an IP or CIDR entry here (or in `[egress]`) names them.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Hosts and CIDRs always refused (with `[egress] deny`).
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// Destination ports the proxy connects to.
+    #[serde(default = "default_ports")]
+    pub ports: Vec<u16>,
+    /// Static DNS answers (`"pool.test" = "10.231.1.2"` or a list of addresses),
+    /// consulted before the system resolver.
+    #[serde(default)]
+    pub hosts: BTreeMap<String, HostAddrs>,
+    /// Extra read-write paths (`~` is the home directory).
+    #[serde(default)]
+    pub writable: Vec<String>,
+    /// Extra paths hidden from the command (added to the built-in secret list).
+    #[serde(default)]
+    pub hidden: Vec<String>,
+    /// Fraction of the machine's cores the command's process tree must use ...
+    #[serde(default = "default_cpu_threshold")]
+    pub cpu_threshold: f64,
+    /// ... for this many seconds in a row to raise RESOURCE_HIJACKING.
+    #[serde(default = "default_cpu_seconds")]
+    pub cpu_seconds: u64,
+    /// Distinct destinations (address and port) within `scan_window_s` that make a scan.
+    #[serde(default = "default_scan_threshold")]
+    pub scan_threshold: usize,
+    #[serde(default = "default_scan_window")]
+    pub scan_window_s: u64,
+}
+
+/// One address or several, for `[sandbox.hosts]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum HostAddrs {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl HostAddrs {
+    pub fn addrs(&self) -> Vec<std::net::IpAddr> {
+        let list: Vec<&String> = match self {
+            HostAddrs::One(a) => vec![a],
+            HostAddrs::Many(v) => v.iter().collect(),
+        };
+        list.iter().filter_map(|a| a.trim().parse().ok()).collect()
+    }
+}
+
+fn default_on_missing() -> OnMissing {
+    OnMissing::Refuse
+}
+fn default_ports() -> Vec<u16> {
+    // Web, git over SSH (only ever to an allowed host) and git://.
+    vec![80, 443, 22, 9418]
+}
+fn default_cpu_threshold() -> f64 {
+    0.9
+}
+fn default_cpu_seconds() -> u64 {
+    120
+}
+fn default_scan_threshold() -> usize {
+    12
+}
+fn default_scan_window() -> u64 {
+    10
+}
+
+impl Default for SandboxPolicy {
+    fn default() -> Self {
+        SandboxPolicy {
+            mode: None,
+            on_missing: default_on_missing(),
+            allow: Vec::new(),
+            deny: Vec::new(),
+            ports: default_ports(),
+            hosts: BTreeMap::new(),
+            writable: Vec::new(),
+            hidden: Vec::new(),
+            cpu_threshold: default_cpu_threshold(),
+            cpu_seconds: default_cpu_seconds(),
+            scan_threshold: default_scan_threshold(),
+            scan_window_s: default_scan_window(),
+        }
+    }
+}
+
+/// A `[sandbox]` allow/deny entry: a host name, `*.domain`, IP or CIDR.
+/// Names are checked for shape only; the sandbox compiles the lists.
+fn sandbox_entry_error(e: &str) -> Option<String> {
+    let e = e.trim();
+    if e.is_empty() {
+        return Some("empty entry".into());
+    }
+    if let Some((addr, len)) = e.split_once('/') {
+        let Ok(ip) = addr.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>() else {
+            return Some(format!("`{e}`: CIDR address is not an IP"));
+        };
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        return match len.parse::<u8>() {
+            Ok(l) if l <= max => None,
+            _ => Some(format!("`{e}`: bad CIDR prefix length")),
+        };
+    }
+    if e.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
+    let name = e.strip_prefix("*.").unwrap_or(e);
+    let ok = !name.is_empty()
+        && name.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    (!ok).then(|| format!("`{e}`: not a host name, *.domain glob, IP or CIDR"))
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -254,6 +393,29 @@ impl Policy {
                 }
             }
         }
+        let sb = &file.sandbox;
+        for e in sb.allow.iter().chain(&sb.deny) {
+            if let Some(why) = sandbox_entry_error(e) {
+                errors.push(PolicyError::at(src, locate(&format!("\"{e}\"")), format!("[sandbox]: {why}")));
+            }
+        }
+        for (name, addrs) in &sb.hosts {
+            let given = match addrs {
+                HostAddrs::One(_) => 1,
+                HostAddrs::Many(v) => v.len(),
+            };
+            if given == 0 || addrs.addrs().len() != given {
+                // The key at the start of a line (bare or quoted), not the name anywhere.
+                let at = [format!("\n{name}"), format!("\n\"{name}\"")].iter().filter_map(|k| src.find(k.as_str())).min().map_or(0, |i| i + 1);
+                errors.push(PolicyError::at(src, at, format!("[sandbox.hosts] `{name}`: every value must be an IP address")));
+            }
+        }
+        if !(sb.cpu_threshold > 0.0 && sb.cpu_threshold <= 1.0) {
+            errors.push(PolicyError::at(src, locate("cpu_threshold"), format!("[sandbox] cpu_threshold {} is not in (0, 1]", sb.cpu_threshold)));
+        }
+        if sb.scan_threshold < 2 {
+            errors.push(PolicyError::at(src, locate("scan_threshold"), "[sandbox] scan_threshold must be at least 2".into()));
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -273,6 +435,7 @@ impl Policy {
             profiles: file.profiles,
             limits: file.limits,
             flow: file.flow,
+            sandbox: file.sandbox,
         })
     }
 
@@ -320,6 +483,26 @@ mod tests {
         let err = Policy::from_toml("[tools]\nmy_tool = \"teleport\"\n").unwrap_err();
         assert_eq!(err[0].line, 2);
         assert!(err[0].message.contains("teleport"));
+    }
+
+    #[test]
+    fn sandbox_table_parses_and_names_bad_lines() {
+        let p = Policy::from_toml(
+            "[sandbox]\non_missing = \"degrade\"\nallow = [\"10.231.0.0/16\", \"*.example.com\"]\nports = [8000]\n[sandbox.hosts]\n\"pool.test\" = \"10.231.1.2\"\n\"two.test\" = [\"10.0.0.1\", \"::1\"]\n",
+        )
+        .unwrap();
+        assert_eq!(p.sandbox.on_missing, OnMissing::Degrade);
+        assert_eq!(p.sandbox.ports, vec![8000]);
+        assert_eq!(p.sandbox.hosts["two.test"].addrs().len(), 2);
+        assert_eq!(Policy::default().sandbox.ports, vec![80, 443, 22, 9418]);
+        let err = Policy::from_toml("[sandbox]\nmode = \"block\"\nallow = [\"10.0.0.0/40\"]\n").unwrap_err();
+        assert_eq!(err[0].line, 3, "{err:?}");
+        let err = Policy::from_toml("[sandbox]\n\n[sandbox.hosts]\nx = \"not-an-ip\"\n").unwrap_err();
+        assert_eq!(err[0].line, 4, "{err:?}");
+        let err = Policy::from_toml("[sandbox]\non_missing = \"maybe\"\n").unwrap_err();
+        assert_eq!(err[0].line, 2, "{err:?}");
+        let err = Policy::from_toml("[sandbox]\ncpu_threshold = 2.0\n").unwrap_err();
+        assert_eq!(err[0].line, 2, "{err:?}");
     }
 
     #[test]
