@@ -418,6 +418,15 @@ fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCod
     let (job_tx, job_rx) = mpsc::sync_channel::<(u64, Vec<(usize, Vec<u8>)>)>(workers * 2);
     let job_rx = Mutex::new(job_rx);
     let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<Checked>)>();
+    // At most IN_FLIGHT batches between the reader and the writer: the
+    // reader takes a token per batch, the writer gives it back once the batch
+    // is taken for writing. Memory stays bounded when reading and checking
+    // outrun the tracker or the store (the chunk queue below is bounded too).
+    const IN_FLIGHT: usize = 16;
+    let (token_tx, token_rx) = mpsc::sync_channel::<()>(IN_FLIGHT);
+    for _ in 0..IN_FLIGHT {
+        let _ = token_tx.send(());
+    }
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let done_tx = done_tx.clone();
@@ -493,6 +502,7 @@ fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCod
                 while pending < MAX_PENDING {
                     let Some(batch) = held.remove(&next) else { break };
                     next += 1;
+                    let _ = token_tx.send(());
                     pending += batch.len();
                     for mut c in batch {
                         if let Some(ev) = &c.event {
@@ -532,7 +542,7 @@ fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCod
                 }
             }
             if batch.len() >= MAX_BATCH || reader.buffer().is_empty() {
-                if job_tx.send((seq, std::mem::take(&mut batch))).is_err() {
+                if token_rx.recv().is_err() || job_tx.send((seq, std::mem::take(&mut batch))).is_err() {
                     break;
                 }
                 seq += 1;
