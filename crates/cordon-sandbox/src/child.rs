@@ -26,8 +26,8 @@ pub struct Plan {
     pub resolv: Option<PathBuf>,
     /// Existing secret paths to cover (is_dir).
     pub hidden: Vec<(PathBuf, bool)>,
-    /// Paths under /tmp that must stay visible over the private /tmp.
-    pub keep_in_tmp: Vec<PathBuf>,
+    /// Paths under /tmp that must stay visible over the private /tmp, and whether writable.
+    pub keep_in_tmp: Vec<(PathBuf, bool)>,
     pub landlock: bool,
     /// Read + execute.
     pub read: Vec<PathBuf>,
@@ -204,20 +204,23 @@ fn filesystem(plan: &Plan) -> Result<(), String> {
         r?;
     }
     // Private /tmp, with the workspace (and other kept paths) put back.
-    let kept: Vec<(RawFd, &PathBuf)> = plan
+    let kept: Vec<(RawFd, &PathBuf, bool)> = plan
         .keep_in_tmp
         .iter()
-        .filter_map(|p| {
+        .filter_map(|(p, writable)| {
             let c = cstr(p).ok()?;
             // SAFETY: NUL-terminated path.
             let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
-            (fd >= 0).then_some((fd, p))
+            (fd >= 0).then_some((fd, p, *writable))
         })
         .collect();
     mount(Some(Path::new("tmpfs")), Path::new("/tmp"), Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some("mode=1777"))?;
-    for (fd, p) in kept {
+    for (fd, p, writable) in kept {
         let _ = std::fs::create_dir_all(p);
         mount(Some(Path::new(&format!("/proc/self/fd/{fd}"))), p, None, libc::MS_BIND | libc::MS_REC, None)?;
+        if !writable {
+            mount(None, p, None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY, None)?;
+        }
         // SAFETY: our O_PATH fd.
         unsafe { libc::close(fd) };
     }

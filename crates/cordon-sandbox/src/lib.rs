@@ -308,7 +308,17 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
     let mut write = vec![workspace.clone(), PathBuf::from("/tmp"), PathBuf::from("/dev")];
     write.extend(WRITABLE_IN_HOME.iter().map(|p| home.join(p)));
     write.extend(policy.sandbox.writable.iter().map(|p| expand(p, &home)));
-    let keep_in_tmp: Vec<PathBuf> = write.iter().filter(|p| p.starts_with("/tmp") && p.as_path() != Path::new("/tmp")).cloned().collect();
+    // What lives under /tmp and must stay visible over the private /tmp: the
+    // writable paths, and the home directory itself when it is there (CI
+    // runners, throwaway users), bound read-only since Landlock lets the
+    // whole of /tmp be written; its secrets are already covered, and the
+    // covers travel with the bind. Shallower paths first, so deeper binds land on top.
+    let in_tmp = |p: &PathBuf| p.starts_with("/tmp") && p.as_path() != Path::new("/tmp");
+    let mut keep_in_tmp: Vec<(PathBuf, bool)> = write.iter().filter(|p| in_tmp(p)).map(|p| (p.clone(), true)).collect();
+    if in_tmp(&home) && !keep_in_tmp.iter().any(|(p, _)| *p == home) {
+        keep_in_tmp.push((home.clone(), false));
+    }
+    keep_in_tmp.sort_by_key(|(p, _)| p.components().count());
 
     let resolv = if namespaces {
         let p = std::env::temp_dir().join(format!("cordon-resolv-{}.conf", std::process::id()));
