@@ -21,10 +21,16 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+# A mirror that cannot be reached must not fail the whole test run: the
+# sandbox tests check what they can and say what they could not.
+if ! apt-get update -qq; then
+  echo "install_sandbox_test_deps: apt-get update failed; ${need[*]} not installed" >&2
+  exit 0
+fi
 # Installing openssh-server must not start a daemon on the host.
 printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d.cordon && chmod +x /usr/sbin/policy-rc.d.cordon
 if [ ! -e /usr/sbin/policy-rc.d ]; then cp /usr/sbin/policy-rc.d.cordon /usr/sbin/policy-rc.d; trap 'rm -f /usr/sbin/policy-rc.d' EXIT; fi
 rm -f /usr/sbin/policy-rc.d.cordon
 # shellcheck disable=SC2046
-apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u)
+apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u) ||
+  echo "install_sandbox_test_deps: apt-get install ${need[*]} failed; the sandbox tests will skip what needs them" >&2
