@@ -321,18 +321,11 @@ fn sandbox_entry_error(e: &str) -> Option<String> {
     if e.is_empty() {
         return Some("empty entry".into());
     }
-    if let Some((addr, len)) = e.split_once('/') {
-        let Ok(ip) = addr.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>() else {
-            return Some(format!("`{e}`: CIDR address is not an IP"));
-        };
-        let max = if ip.is_ipv4() { 32 } else { 128 };
-        return match len.parse::<u8>() {
-            Ok(l) if l <= max => None,
-            _ => Some(format!("`{e}`: bad CIDR prefix length")),
-        };
-    }
-    if e.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok() {
-        return None;
+    match cordon_net::Cidr::parse(e) {
+        Ok(_) => return None,
+        Err(cordon_net::CidrError::Address) if e.contains('/') => return Some(format!("`{e}`: CIDR address is not an IP")),
+        Err(cordon_net::CidrError::PrefixLength) => return Some(format!("`{e}`: bad CIDR prefix length")),
+        Err(cordon_net::CidrError::Address) => {} // a name or a glob
     }
     let name = e.strip_prefix("*.").unwrap_or(e);
     let ok = !name.is_empty()

@@ -84,66 +84,30 @@ pub struct Host {
     pub addresses: Vec<Cidr>,
 }
 
-/// An address or a network.
+/// An address or a network of the hosts file. IPv4 and IPv4-mapped IPv6
+/// are one space here (`10.0.0.5` is `::ffff:10.0.0.5`), as sensors write either.
 #[derive(Debug, Clone, Copy)]
-pub struct Cidr {
-    base: u128,
-    bits: u32,
-}
-
-fn to_u128(ip: IpAddr) -> u128 {
-    match ip {
-        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => u128::from(v4.to_ipv6_mapped()),
-            None => u128::from(v6),
-        },
-    }
-}
+pub struct Cidr(cordon_net::Cidr);
 
 impl Cidr {
     pub fn parse(s: &str) -> Result<Cidr, String> {
-        let (addr, len) = match s.split_once('/') {
-            Some((a, l)) => (
-                a,
-                Some(
-                    l.parse::<u32>()
-                        .map_err(|_| format!("{s:?}: bad prefix length"))?,
-                ),
-            ),
-            None => (s, None),
-        };
-        let ip: IpAddr = addr
-            .trim()
-            .parse()
-            .map_err(|_| format!("{s:?} is not an address or network"))?;
-        let (max, offset) = if ip.is_ipv4() { (32, 96) } else { (128, 0) };
-        let len = len.unwrap_or(max);
-        if len > max {
-            return Err(format!("{s:?}: prefix longer than {max}"));
+        match cordon_net::Cidr::parse(s) {
+            Ok(c) => Ok(Cidr(c.unmapped())),
+            Err(cordon_net::CidrError::Address) => Err(format!("{s:?} is not an address or network")),
+            Err(cordon_net::CidrError::PrefixLength) => Err(format!("{s:?}: bad prefix length")),
         }
-        let bits = len + offset;
-        let base = to_u128(ip);
-        Ok(Cidr {
-            base: mask(base, bits),
-            bits,
-        })
     }
 
+    /// `ip` as a record writes it (an IPv6 zone, `%eth0`, is ignored).
     pub fn contains(&self, ip: &str) -> bool {
         let bare = ip.split_once('%').map_or(ip, |(a, _)| a);
-        match bare.parse::<IpAddr>() {
-            Ok(ip) => mask(to_u128(ip), self.bits) == self.base,
-            Err(_) => false,
-        }
-    }
-}
-
-fn mask(v: u128, bits: u32) -> u128 {
-    if bits == 0 {
-        0
-    } else {
-        v & (u128::MAX << (128 - bits))
+        let Ok(ip) = bare.parse::<IpAddr>() else { return false };
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        // An IPv6 network that spans the mapped block (`::/0`) holds IPv4 too.
+        self.0.contains(ip) || matches!(ip, IpAddr::V4(v4) if self.0.contains(IpAddr::V6(v4.to_ipv6_mapped())))
     }
 }
 

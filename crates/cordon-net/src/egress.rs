@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 
 use crate::classify::{analyze_host, embedded_ipv4, has_suffix, normalize_host};
-use crate::{DestClass, Destination};
+use crate::{Cidr, CidrError, DestClass, Destination};
 
 /// Public package registries and code hosts a coding agent needs.
 ///
@@ -61,7 +61,7 @@ struct Matcher {
     /// `*.x` globs, stored as `x`: they match strict subdomains of `x` only.
     suffixes: Vec<String>,
     /// Addresses and networks; a bare IP is a full-length prefix.
-    nets: Vec<(IpAddr, u8)>,
+    nets: Vec<Cidr>,
 }
 
 impl Matcher {
@@ -71,20 +71,14 @@ impl Matcher {
         if e.is_empty() {
             return Err(bad("empty"));
         }
-        if let Some((addr, len)) = e.split_once('/') {
-            let addr: IpAddr = addr
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse()
-                .map_err(|_| bad("CIDR address is not an IP"))?;
-            let max = if addr.is_ipv4() { 32 } else { 128 };
-            let len: u8 = len.parse().ok().filter(|&l| l <= max).ok_or_else(|| bad("bad CIDR prefix length"))?;
-            self.nets.push((addr, len));
-            return Ok(());
-        }
-        if let Ok(ip) = e.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
-            self.nets.push((ip, if ip.is_ipv4() { 32 } else { 128 }));
-            return Ok(());
+        match Cidr::parse(e) {
+            Ok(net) => {
+                self.nets.push(net);
+                return Ok(());
+            }
+            Err(CidrError::Address) if e.contains('/') => return Err(bad("CIDR address is not an IP")),
+            Err(CidrError::PrefixLength) => return Err(bad("bad CIDR prefix length")),
+            Err(CidrError::Address) => {} // a name or a glob
         }
         if let Some(base) = e.strip_prefix("*.") {
             let base = normalize_host(base).filter(|h| is_name(h)).ok_or_else(|| bad("glob must be *.DOMAIN"))?;
@@ -101,7 +95,7 @@ impl Matcher {
     /// Name entries match names (an IP-echo name like `10.0.0.1.nip.io` is
     /// both a name and an address); IP entries match addresses.
     fn matches(&self, host: &str, ip: Option<IpAddr>) -> bool {
-        if ip.is_some_and(|ip| self.nets.iter().any(|&(net, len)| in_net(ip, net, len))) {
+        if ip.is_some_and(|ip| self.nets.iter().any(|net| net.contains(ip))) {
             return true;
         }
         let is_literal = ip.is_some() && host.parse::<IpAddr>().is_ok();
@@ -113,20 +107,6 @@ impl Matcher {
 /// A name entry: no IPv6 colons, no leftover wildcards.
 fn is_name(h: &str) -> bool {
     !h.contains(':') && !h.contains('*')
-}
-
-fn in_net(ip: IpAddr, net: IpAddr, len: u8) -> bool {
-    match (ip, net) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = u32::MAX.checked_shl(32 - len as u32).unwrap_or(0);
-            u32::from(a) & mask == u32::from(n) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = u128::MAX.checked_shl(128 - len as u32).unwrap_or(0);
-            u128::from(a) & mask == u128::from(n) & mask
-        }
-        _ => false,
-    }
 }
 
 /// IPv4 carried in IPv6 matches IPv4 entries: `::ffff:10.0.0.1` is 10.0.0.1.

@@ -27,12 +27,14 @@
 
 #![forbid(unsafe_code)]
 
+mod cidr;
 mod classify;
 mod egress;
 mod extract;
 
 use std::net::IpAddr;
 
+pub use cidr::{Cidr, CidrError};
 pub use classify::{classify_host, embedded_ipv4, normalize_host, parse_ipv4_loose};
 pub use egress::{Egress, DEFAULT_ALLOW};
 pub use extract::extract;
