@@ -3,12 +3,14 @@
 //! that turns findings into decisions. Pure data and logic, no I/O.
 
 pub mod calendar;
+pub mod keywords;
 pub mod model;
 pub mod net;
 pub mod policy;
 pub mod tools;
 
 pub use model::{Decision, Event, EventKind, Finding, Severity, Verdict};
+pub use keywords::Keywords;
 pub use net::NetRecord;
 pub use policy::{FailMode, Mode, Policy, PolicyError};
 pub use tools::{Capability, ToolTable};

@@ -7,8 +7,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
+pub use cordon_core::Keywords;
 use cordon_core::Severity;
-use regex::bytes::{Regex, RegexBuilder};
+use regex_automata::meta::Regex;
 use serde::Deserialize;
 
 /// The pack's source, with every rule's examples.
@@ -144,15 +145,30 @@ pub struct OptionCond {
 #[derive(Debug)]
 pub struct LazyRegex {
     pub src: String,
+    /// Build a literal prefilter (see [`Searched`]).
+    prefilter: bool,
     re: OnceLock<Regex>,
 }
 
+/// What a pattern is run over. A literal prefilter (extracting the
+/// pattern's literals and building a SIMD searcher for them) is half the
+/// cost of compiling a pattern, and every hook process compiles the ones it
+/// uses; it pays off only on long texts. Arguments, option values and paths
+/// are short, so their patterns go without.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Searched {
+    /// One argument, option value, file name or assignment: tens of bytes.
+    Short,
+    /// A whole command line, code, a tool input or content: up to megabytes.
+    Long,
+}
+
 impl LazyRegex {
-    fn new(src: &str) -> LazyRegex {
-        LazyRegex { src: src.to_string(), re: OnceLock::new() }
+    fn new(src: &str, searched: Searched) -> LazyRegex {
+        LazyRegex { src: src.to_string(), prefilter: searched == Searched::Long, re: OnceLock::new() }
     }
     pub fn get(&self) -> &Regex {
-        self.re.get_or_init(|| build(&self.src).unwrap_or_else(|_| build("$^").expect("never-matching regex")))
+        self.re.get_or_init(|| build(&self.src, self.prefilter).unwrap_or_else(|_| build("$^", false).expect("never-matching regex")))
     }
     pub fn is_match(&self, s: &str) -> bool {
         self.get().is_match(s.as_bytes())
@@ -163,62 +179,28 @@ impl LazyRegex {
     }
 }
 
-/// Keywords, matched ignoring ASCII case: which of them occur in a text.
-///
-/// Both automata hold the keywords lower-cased and run over lower-cased
-/// text: case-sensitive patterns keep aho-corasick's SIMD prefilter, which
-/// `ascii_case_insensitive` turns off. The overlapping walk (needed: one
-/// keyword may sit inside another) has no prefilter and steps the automaton
-/// on every byte, so a leftmost search first skips to each match with the
-/// prefilter; every occurrence either is such a match or overlaps one (a
-/// leftmost search would have stopped at it otherwise), so the overlapping
-/// walk runs only around them. Most texts (heredoc bodies, outputs) hold no
-/// keyword and cost one prefilter pass. A DFA would also be fast but takes
-/// milliseconds to build, and every hook call is a cold start.
-#[derive(Debug)]
-pub struct Keywords {
-    skip: aho_corasick::AhoCorasick,
-    all: aho_corasick::AhoCorasick,
+/// Keywords are matched ignoring ASCII case.
+fn keywords(list: &[String]) -> Result<Keywords, PackError> {
+    Keywords::new(list, true).map_err(|e| PackError { origin: "default".into(), message: e.to_string() })
 }
 
-impl Keywords {
-    fn new(keywords: &[String]) -> Result<Keywords, PackError> {
-        let build = |kind| {
-            aho_corasick::AhoCorasick::builder()
-                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-                .match_kind(kind)
-                .build(keywords.iter().map(|k| k.to_ascii_lowercase()))
-                .map_err(|e| PackError { origin: "default".into(), message: e.to_string() })
-        };
-        Ok(Keywords { skip: build(aho_corasick::MatchKind::LeftmostFirst)?, all: build(aho_corasick::MatchKind::Standard)? })
-    }
-
-    pub fn len(&self) -> usize {
-        self.all.patterns_len()
-    }
-
-    /// Calls `found` with the id of every keyword in `text` (possibly more than once).
-    pub fn each(&self, text: &str, mut found: impl FnMut(usize)) {
-        let lower;
-        let hay = if text.bytes().any(|b| b.is_ascii_uppercase()) {
-            lower = text.to_ascii_lowercase();
-            lower.as_bytes()
-        } else {
-            text.as_bytes()
-        };
-        let reach = self.all.max_pattern_len();
-        for m in self.skip.find_iter(hay) {
-            let from = m.start().saturating_sub(reach);
-            let to = (m.end() + reach).min(hay.len());
-            for o in self.all.find_overlapping_iter(&hay[from..to]) {
-                found(o.pattern().as_usize());
-            }
-        }
-    }
-}
-
-fn build(src: &str) -> Result<Regex, regex::Error> {
-    RegexBuilder::new(src).unicode(false).size_limit(4 << 20).dfa_size_limit(4 << 20).build()
+/// The `regex` crate's byte-oriented regex, built through its engine
+/// (`regex-automata`'s meta regex) to choose the prefilter per pattern.
+/// Rules never read capture groups: only the overall match is compiled.
+fn build(src: &str, prefilter: bool) -> Result<Regex, regex_automata::meta::BuildError> {
+    use regex_automata::{meta, nfa::thompson::WhichCaptures, util::syntax, MatchKind};
+    meta::Builder::new()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .configure(
+            meta::Config::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .utf8_empty(false)
+                .which_captures(WhichCaptures::Implicit)
+                .auto_prefilter(prefilter)
+                .nfa_size_limit(Some(4 << 20))
+                .hybrid_cache_capacity(4 << 20),
+        )
+        .build(src)
 }
 
 #[derive(Debug)]
@@ -329,14 +311,14 @@ fn resolve_names(list: &[String], sets: &BTreeMap<String, Vec<String>>, origin: 
 }
 
 fn compile_cond(c: &Cond, sets: &BTreeMap<String, Vec<String>>, origin: &str, id: &str, check: bool) -> Result<Compiled, PackError> {
-    let re = |s: &Option<String>| -> Result<Option<LazyRegex>, PackError> {
+    let re = |s: &Option<String>, searched: Searched| -> Result<Option<LazyRegex>, PackError> {
         match s {
             None => Ok(None),
             Some(src) => {
                 if check {
-                    build(src).map_err(|e| PackError { origin: origin.into(), message: format!("rule `{id}`: bad regex `{src}`: {e}") })?;
+                    build(src, false).map_err(|e| PackError { origin: origin.into(), message: format!("rule `{id}`: bad regex `{src}`: {e}") })?;
                 }
-                Ok(Some(LazyRegex::new(src)))
+                Ok(Some(LazyRegex::new(src, searched)))
             }
         }
     };
@@ -345,33 +327,33 @@ fn compile_cond(c: &Cond, sets: &BTreeMap<String, Vec<String>>, origin: &str, id
         command: names(&c.command)?,
         flags: c.flags.clone(),
         option: match &c.option {
-            Some(o) => Some((o.flags.clone(), re(&Some(o.value.clone()))?.expect("some"))),
+            Some(o) => Some((o.flags.clone(), re(&Some(o.value.clone()), Searched::Short)?.expect("some"))),
             None => None,
         },
-        args: re(&c.args)?,
-        argline: re(&c.argline)?,
-        not_args: re(&c.not_args)?,
-        not_argline: re(&c.not_argline)?,
+        args: re(&c.args, Searched::Short)?,
+        argline: re(&c.argline, Searched::Long)?,
+        not_args: re(&c.not_args, Searched::Short)?,
+        not_argline: re(&c.not_argline, Searched::Long)?,
         privileged: c.privileged,
         interactive_shell: c.interactive_shell,
         runs_stdin: c.runs_stdin,
-        stdin_file: re(&c.stdin_file)?,
+        stdin_file: re(&c.stdin_file, Searched::Short)?,
         stdin_from: names(&c.stdin_from)?,
         pipeline_has: names(&c.pipeline_has)?,
         script_has: names(&c.script_has)?,
-        code: re(&c.code)?,
-        code_all: c.code_all.iter().flatten().map(|s| re(&Some(s.clone())).map(|r| r.expect("some"))).collect::<Result<_, _>>()?,
+        code: re(&c.code, Searched::Long)?,
+        code_all: c.code_all.iter().flatten().map(|s| re(&Some(s.clone()), Searched::Long).map(|r| r.expect("some"))).collect::<Result<_, _>>()?,
         lang: c.lang.clone(),
-        redirect: re(&c.redirect)?,
-        redirect_write: re(&c.redirect_write)?,
-        assign: re(&c.assign)?,
+        redirect: re(&c.redirect, Searched::Short)?,
+        redirect_write: re(&c.redirect_write, Searched::Short)?,
+        assign: re(&c.assign, Searched::Short)?,
         dest: c.dest.clone(),
         name_built: c.name_built,
         keywords: c.keywords.clone().unwrap_or_default().iter().map(|k| k.to_ascii_lowercase()).collect(),
         keyword_ids: Vec::new(),
-        text: re(&c.text)?,
-        path: re(&c.path)?,
-        content: re(&c.content)?,
+        text: re(&c.text, Searched::Long)?,
+        path: re(&c.path, Searched::Short)?,
+        content: re(&c.content, Searched::Long)?,
         method: c.method.as_ref().map(|m| m.iter().map(|s| s.to_ascii_uppercase()).collect()),
         signal: c.signal.clone(),
     })
@@ -445,7 +427,7 @@ impl RuleSet {
         let cmd_keywords = if cmd_kw.is_empty() {
             None
         } else {
-            Some(Keywords::new(&cmd_kw)?)
+            Some(keywords(&cmd_kw)?)
         };
         let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
         let mut generic = Vec::new();
@@ -482,7 +464,7 @@ impl RuleSet {
         let text_keywords = if kw_list.is_empty() {
             None
         } else {
-            let ac = Keywords::new(&kw_list)?;
+            let ac = keywords(&kw_list)?;
             Some((ac, kw_rules))
         };
         Ok(RuleSet { version: pack.version, rules, by_name, generic, by_scope, text_keywords, text_unfiltered, cmd_keywords, unknown_ids })

@@ -2,7 +2,7 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use aho_corasick::AhoCorasick;
+use cordon_core::Keywords;
 use hmac::{Hmac, Mac};
 use regex::Regex;
 use serde::Serialize;
@@ -33,7 +33,7 @@ pub struct SecretHit {
 /// The table compiled once per process: its patterns and the anchor prefilter.
 struct Compiled {
     regexes: Vec<Regex>,
-    anchors: AhoCorasick,
+    anchors: Keywords,
     /// For each anchor pattern, the row it belongs to.
     anchor_row: Vec<usize>,
 }
@@ -46,12 +46,7 @@ static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
         .collect();
     let (anchor_row, anchors): (Vec<usize>, Vec<&str>) =
         TABLE.iter().enumerate().flat_map(|(i, r)| r.anchors.iter().map(move |a| (i, *a))).unzip();
-    // A DFA: the anchors are few, and the overlapping scan runs over every argument and result.
-    let anchors = AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-        .build(anchors)
-        .expect("anchors compile");
+    let anchors = Keywords::new(anchors, true).expect("anchors compile");
     Compiled { regexes, anchors, anchor_row }
 });
 
@@ -80,9 +75,7 @@ impl Secrets {
         let compiled = &*COMPILED;
         // One pass of the prefilter decides which rows can match at all.
         let mut wanted = vec![false; TABLE.len()];
-        for m in compiled.anchors.find_overlapping_iter(text) {
-            wanted[compiled.anchor_row[m.pattern().as_usize()]] = true;
-        }
+        compiled.anchors.each(text, |k| wanted[compiled.anchor_row[k]] = true);
         // Rows in priority order; a hit overlapping one already taken loses.
         let mut taken: BTreeMap<usize, (usize, &'static str)> = BTreeMap::new();
         for ((row, re), _) in TABLE.iter().zip(&compiled.regexes).zip(&wanted).filter(|(_, &w)| w) {

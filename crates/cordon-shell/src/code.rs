@@ -15,10 +15,12 @@ pub fn shell_strings(code: &str) -> Vec<String> {
         return out;
     }
     // One pass over the code for all call names (it can be a whole script).
-    static CALLS_AC: std::sync::LazyLock<aho_corasick::AhoCorasick> =
-        std::sync::LazyLock::new(|| aho_corasick::AhoCorasick::new(CALLS).expect("call names"));
-    for m in CALLS_AC.find_overlapping_iter(code) {
-        let rest = code[m.end()..].trim_start_matches([' ', '[', '(']);
+    static CALLS_AC: std::sync::LazyLock<cordon_core::Keywords> =
+        std::sync::LazyLock::new(|| cordon_core::Keywords::new(CALLS, false).expect("call names"));
+    let mut ends = Vec::new();
+    CALLS_AC.each_match(code, |_, _, end| ends.push(end));
+    for end in ends {
+        let rest = code[end..].trim_start_matches([' ', '[', '(']);
         if let Some(s) = literal(rest) {
             if !s.trim().is_empty() && out.len() < 64 && !out.contains(&s) {
                 out.push(s);
