@@ -72,12 +72,11 @@ pub fn extract(arg: &str, positional_host: bool) -> Vec<Destination> {
     found.into_iter().map(|(_, d)| d).collect()
 }
 
-/// Start offsets of `needle` in `hay`. A plain loop: `str::contains` sets up
-/// a two-way searcher per call, which costs more than the whole scan of a
-/// typical short argument.
+/// Start offsets of `needle` in `hay`: SIMD search for its first byte, then
+/// a compare. `memmem` would build a searcher per call, which costs more than
+/// the whole scan of a typical short argument; this has no set-up.
 fn find_all<'a>(hay: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
-    let first = needle[0];
-    (0..hay.len().saturating_sub(needle.len() - 1)).filter(move |&i| hay[i] == first && hay[i..].starts_with(needle))
+    memchr::memchr_iter(needle[0], hay).filter(move |&i| hay[i..].starts_with(needle))
 }
 
 fn dest(info: HostInfo, port: Option<u16>, scheme: Option<String>, text: &str) -> Destination {
@@ -92,9 +91,19 @@ fn dest(info: HostInfo, port: Option<u16>, scheme: Option<String>, text: &str) -
     }
 }
 
-/// Bytes of a host-ish word.
+/// Bytes of a host-ish word (a table: this runs on every byte of every argument).
 fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')
+    const WORD: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            let c = i as u8;
+            t[i] = c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_';
+            i += 1;
+        }
+        t
+    };
+    WORD[b as usize]
 }
 
 /// Bytes that end a URL in running text.
@@ -346,11 +355,16 @@ fn bracketed_v6(arg: &str, i: usize) -> Option<(usize, Destination)> {
 fn bare_v6(arg: &str, i: usize) -> Option<(usize, Destination)> {
     let b = arg.as_bytes();
     let mut e = i;
+    let mut colons = 0;
     while e < b.len() && (b[e].is_ascii_hexdigit() || b[e] == b':' || b[e] == b'.') {
+        colons += usize::from(b[e] == b':');
         e += 1;
         if e - i > 64 {
             return None; // bounds the rescans of long `a:b:c:...` runs
         }
+    }
+    if colons < 2 {
+        return None; // every IPv6 form has two (`::1`, `a:b:c:d:e:f:g:h`); most runs are words (`def`, `0x1f`)
     }
     let mut addr_end = e;
     while addr_end > i && b[addr_end - 1] == b'.' {
@@ -446,6 +460,11 @@ fn version_context(b: &[u8], s: usize) -> bool {
 /// A word in `b[s..e]` that is not followed by `@`. Returns where to resume.
 fn host_word(arg: &str, s: usize, e: usize, found: &mut Vec<(usize, Destination)>) -> usize {
     let b = arg.as_bytes();
+    // Every form below needs a dot (an IPv4 address, a dotted name) or is
+    // `localhost`: most words of code and prose are neither.
+    if !b[s..e].contains(&b'.') && !is_localhost(&arg[s..e]) {
+        return e;
+    }
     let prev = s.checked_sub(1).map(|i| b[i]);
     if matches!(prev, Some(b'$' | b'{' | b'%')) {
         return e; // `$HOST.example.com`, `{host}`, `%s`: templates
