@@ -196,6 +196,9 @@ fn build(src: &str, prefilter: bool) -> Result<Regex, regex_automata::meta::Buil
                 .match_kind(MatchKind::LeftmostFirst)
                 .utf8_empty(false)
                 .which_captures(WhichCaptures::Implicit)
+                // Engines only capture-group searches use; rules never ask for groups.
+                .onepass(false)
+                .backtrack(false)
                 .auto_prefilter(prefilter)
                 .nfa_size_limit(Some(4 << 20))
                 .hybrid_cache_capacity(4 << 20),
