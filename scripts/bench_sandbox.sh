@@ -9,8 +9,14 @@
 #   1. start overhead: `cordon run -- true` against `true` (hyperfine, if installed;
 #      else a loop of 100 runs each);
 #   2. download of an MB-megabyte file (default 200) from `python3 -m http.server`
-#      in OUT, curl in LAB, directly and through `cordon run` (its proxy), 5
-#      interleaved pairs, median throughput of each side and their ratio.
+#      in OUT, curl in LAB, directly and through `cordon run` (its proxy): one
+#      warm-up of each, then PAIRS (default 7) interleaved pairs whose order
+#      alternates (direct first, then cordon first), so drift on a noisy machine
+#      falls on both sides; median throughput of each side and their ratio, and
+#      the median of the per-pair ratios. Both sides are curl's own figure
+#      (bytes / transfer time), so the start of `cordon run` is not in it; the
+#      proxy's per-connection work (policy, upstream connect, finding the client
+#      process) is, as it delays the first byte.
 set -euo pipefail
 cordon="$(realpath "${1:-target/release/cordon}")"
 mb="${2:-200}"
@@ -54,12 +60,19 @@ else
   done
 fi
 
-echo "== download of $mb MB, 5 interleaved pairs (bytes/s)"
+pairs="${PAIRS:-7}"
+echo "== download of $mb MB, $pairs interleaved pairs, alternating order (bytes/s)"
 url=http://10.231.9.2:8000/big.bin
+dl_direct() { ip netns exec "$lab" curl -s -o /dev/null -w '%{speed_download}' "$url"; }
+dl_cordon() { ip netns exec "$lab" "$cordon" run --policy "$work/policy.toml" -- curl -s -o /dev/null -w '%{speed_download}' "$url"; }
+dl_direct >/dev/null; dl_cordon >/dev/null
 direct=(); proxied=()
-for _ in 1 2 3 4 5; do
-  direct+=("$(ip netns exec "$lab" curl -s -o /dev/null -w '%{speed_download}' "$url")")
-  proxied+=("$(ip netns exec "$lab" "$cordon" run --policy "$work/policy.toml" -- curl -s -o /dev/null -w '%{speed_download}' "$url")")
+for i in $(seq "$pairs"); do
+  if [ $((i % 2)) = 1 ]; then
+    direct+=("$(dl_direct)"); proxied+=("$(dl_cordon)")
+  else
+    proxied+=("$(dl_cordon)"); direct+=("$(dl_direct)")
+  fi
 done
 python3 - "${direct[*]}" "${proxied[*]}" <<'EOF'
 import statistics, sys
@@ -68,5 +81,5 @@ p = [float(x) for x in sys.argv[2].split()]
 md, mp = statistics.median(d), statistics.median(p)
 print(f"without cordon: median {md/1e6:,.0f} MB/s  {[round(x/1e6) for x in d]}")
 print(f"cordon run:     median {mp/1e6:,.0f} MB/s  {[round(x/1e6) for x in p]}")
-print(f"ratio: {mp/md:.2f}")
+print(f"ratio: {mp/md:.2f}  (median of per-pair ratios {statistics.median(y / x for x, y in zip(d, p)):.2f})")
 EOF

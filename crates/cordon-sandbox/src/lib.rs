@@ -204,6 +204,7 @@ struct Listeners {
     socks: std::net::TcpListener,
     dns_udp: Option<std::net::UdpSocket>,
     dns_tcp: Option<std::net::TcpListener>,
+    diag: Option<proxy::Diag>,
 }
 
 fn bind_all(ports: (u16, u16, u16)) -> std::io::Result<Listeners> {
@@ -224,7 +225,7 @@ fn bind_all(ports: (u16, u16, u16)) -> std::io::Result<Listeners> {
     if let Some(s) = &dns_tcp {
         s.set_nonblocking(true)?;
     }
-    Ok(Listeners { http, socks, dns_udp, dns_tcp })
+    Ok(Listeners { http, socks, dns_udp, dns_tcp, diag: None })
 }
 
 /// Enter `pid`'s network namespace on a fresh thread, bring up loopback,
@@ -239,7 +240,9 @@ fn listeners_in_netns(pid: i32) -> Result<Listeners, String> {
             return Err(format!("setns: {}", std::io::Error::last_os_error()));
         }
         loopback_up().map_err(|e| format!("loopback up: {e}"))?;
-        bind_all((HTTP_PORT, SOCKS_PORT, DNS_PORT)).map_err(|e| format!("proxy listeners: {e}"))
+        let mut l = bind_all((HTTP_PORT, SOCKS_PORT, DNS_PORT)).map_err(|e| format!("proxy listeners: {e}"))?;
+        l.diag = proxy::Diag::new();
+        Ok(l)
     })
     .join()
     .map_err(|_| "netns thread panicked".to_string())?
@@ -449,6 +452,7 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
         block_on: policy.block_on.clone(),
         limit: Arc::new(tokio::sync::Semaphore::new(proxy::MAX_CONNECTIONS)),
         init_pid: namespaces.then_some(pid as u32),
+        diag: listeners.diag.map(Arc::new),
     });
     {
         let _g = rt.enter();
