@@ -9,7 +9,8 @@ fn main() {
     let src_path = Path::new("rules/default.toml");
     println!("cargo:rerun-if-changed={}", src_path.display());
     let src = std::fs::read_to_string(src_path).expect("read rules/default.toml");
-    let mut pack: toml::Value = toml::from_str(&src).unwrap_or_else(|e| panic!("rules/default.toml: {e}"));
+    let mut pack: toml::Value =
+        toml::from_str(&src).unwrap_or_else(|e| panic!("rules/default.toml: {e}"));
     if let Some(rules) = pack.get_mut("rule").and_then(|r| r.as_array_mut()) {
         for r in rules {
             if let Some(t) = r.as_table_mut() {

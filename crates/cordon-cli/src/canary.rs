@@ -43,7 +43,8 @@ fn plant(store_path: &Path, dir: &Path, kinds: &[String]) -> Result<(), String> 
     // The store first: a store that cannot be opened must not leave unrecorded decoys behind.
     let mut store = Store::open(store_path).map_err(|e| e.to_string())?;
     let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
-    let canaries = cordon_secrets::plant(dir, &kinds).map_err(|e| format!("cannot plant canaries: {e}"))?;
+    let canaries =
+        cordon_secrets::plant(dir, &kinds).map_err(|e| format!("cannot plant canaries: {e}"))?;
     let dir = std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let planted_at = format_ms(now_ms());
     let records: Vec<CanaryRecord> = canaries
@@ -61,9 +62,19 @@ fn plant(store_path: &Path, dir: &Path, kinds: &[String]) -> Result<(), String> 
         })
         .collect();
     store.add_canaries(&records).map_err(|e| e.to_string())?;
-    println!("planted {} canaries under {} (recorded in {}):", canaries.len(), dir.display(), store_path.display());
+    println!(
+        "planted {} canaries under {} (recorded in {}):",
+        canaries.len(),
+        dir.display(),
+        store_path.display()
+    );
     for c in &canaries {
-        println!("  {}  {:<10}  {}", c.id, c.kind, dir.join(&c.file).display());
+        println!(
+            "  {}  {:<10}  {}",
+            c.id,
+            c.kind,
+            dir.join(&c.file).display()
+        );
     }
     Ok(())
 }
@@ -71,10 +82,15 @@ fn plant(store_path: &Path, dir: &Path, kinds: &[String]) -> Result<(), String> 
 fn list(store_path: &Path) -> Result<(), String> {
     // Listing never creates a store.
     if !store_path.is_file() {
-        println!("no canaries recorded (no store at {})", store_path.display());
+        println!(
+            "no canaries recorded (no store at {})",
+            store_path.display()
+        );
         return Ok(());
     }
-    let records = Store::open(store_path).and_then(|s| s.canaries()).map_err(|e| e.to_string())?;
+    let records = Store::open(store_path)
+        .and_then(|s| s.canaries())
+        .map_err(|e| e.to_string())?;
     if records.is_empty() {
         println!("no canaries recorded");
         return Ok(());
@@ -88,12 +104,18 @@ fn list(store_path: &Path) -> Result<(), String> {
             None => canaries.push((id, vec![r])),
         }
     }
-    println!("{:<19}  {:<10}  {:<24}  {:<20}  PATH", "ID", "KIND", "PLANTED", "MARKER");
+    println!(
+        "{:<19}  {:<10}  {:<24}  {:<20}  PATH",
+        "ID", "KIND", "PLANTED", "MARKER"
+    );
     for (id, rs) in &canaries {
         let primary = rs.iter().find(|r| r.id == *id).unwrap_or(&rs[0]);
         let prefix: String = primary.marker.chars().take(MARKER_PREFIX).collect();
         let marker = format!("{prefix}… ({})", rs.len());
-        println!("{id:<19}  {:<10}  {:<24}  {marker:<20}  {}", primary.kind, primary.planted_at, primary.path);
+        println!(
+            "{id:<19}  {:<10}  {:<24}  {marker:<20}  {}",
+            primary.kind, primary.planted_at, primary.path
+        );
     }
     Ok(())
 }

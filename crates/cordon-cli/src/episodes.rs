@@ -81,7 +81,16 @@ pub fn run(store: Option<PathBuf>, cmd: EpisodesCmd) -> ExitCode {
         Err(e) => return fail(3, e),
     };
     let done = match cmd {
-        EpisodesCmd::List { agent, task, since, until, findings, kind, limit, json } => {
+        EpisodesCmd::List {
+            agent,
+            task,
+            since,
+            until,
+            findings,
+            kind,
+            limit,
+            json,
+        } => {
             let filter = EpisodeFilter {
                 agent,
                 task,
@@ -93,8 +102,12 @@ pub fn run(store: Option<PathBuf>, cmd: EpisodesCmd) -> ExitCode {
             };
             list(&store, &filter, json)
         }
-        EpisodesCmd::Show { id, json } => resolve(&store, &id).and_then(|ep| show(&store, &ep, json)),
-        EpisodesCmd::Export { id, format, output, .. } => {
+        EpisodesCmd::Show { id, json } => {
+            resolve(&store, &id).and_then(|ep| show(&store, &ep, json))
+        }
+        EpisodesCmd::Export {
+            id, format, output, ..
+        } => {
             let episodes = match id {
                 Some(id) => resolve(&store, &id).map(|ep| vec![ep]),
                 None => store
@@ -140,10 +153,17 @@ fn out_err(e: io::Error) -> Failure {
 fn resolve(store: &Store, id: &str) -> Result<Episode, Failure> {
     match store.find_episode(id)? {
         Lookup::Found(ep) => Ok(ep),
-        Lookup::NotFound => Err(Failure(1, format!("no episode {id:?} in {}", store.path().display()))),
-        Lookup::Ambiguous(keys) => {
-            Err(Failure(1, format!("{id:?} is the start of several episodes: {}; give more of it", keys.join(", "))))
-        }
+        Lookup::NotFound => Err(Failure(
+            1,
+            format!("no episode {id:?} in {}", store.path().display()),
+        )),
+        Lookup::Ambiguous(keys) => Err(Failure(
+            1,
+            format!(
+                "{id:?} is the start of several episodes: {}; give more of it",
+                keys.join(", ")
+            ),
+        )),
     }
 }
 
@@ -151,7 +171,12 @@ fn list(store: &Store, filter: &EpisodeFilter, as_json: bool) -> Result<(), Fail
     let episodes = store.list_episodes(filter)?;
     let mut out = io::stdout().lock();
     if as_json {
-        return writeln!(out, "{}", serde_json::to_string_pretty(&episodes).unwrap_or_default()).map_err(out_err);
+        return writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&episodes).unwrap_or_default()
+        )
+        .map_err(out_err);
     }
     if episodes.is_empty() {
         eprintln!("cordon: no episodes match");
@@ -172,7 +197,16 @@ fn list(store: &Store, filter: &EpisodeFilter, as_json: bool) -> Result<(), Fail
             ]
         })
         .collect();
-    let header = ["EPISODE", "AGENT", "EVENTS", "FINDINGS", "WORST", "FIRST (UTC)", "LAST (UTC)", "TASK"];
+    let header = [
+        "EPISODE",
+        "AGENT",
+        "EVENTS",
+        "FINDINGS",
+        "WORST",
+        "FIRST (UTC)",
+        "LAST (UTC)",
+        "TASK",
+    ];
     let mut widths = header.map(|h| h.chars().count());
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -209,9 +243,19 @@ fn show(store: &Store, ep: &Episode, as_json: bool) -> Result<(), Failure> {
             "episode": ep,
             "events": events.iter().map(|e| export::jsonl(ep, e)).collect::<Vec<_>>(),
         });
-        return writeln!(out, "{}", serde_json::to_string_pretty(&doc).unwrap_or_default()).map_err(out_err);
+        return writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        )
+        .map_err(out_err);
     }
-    let paint = Paint(io::stdout().is_terminal() && std::env::var_os("NO_COLOR").filter(|v| !v.is_empty()).is_none());
+    let paint = Paint(
+        io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR")
+                .filter(|v| !v.is_empty())
+                .is_none(),
+    );
     let one_day = ep.first.get(..10) == ep.last.get(..10);
     // An id names its call (the first event with it), not the result that repeats it.
     let mut steps: HashMap<String, u64> = HashMap::new();
@@ -237,21 +281,40 @@ fn show(store: &Store, ep: &Episode, as_json: bool) -> Result<(), Failure> {
         "{}, {}{}, {} .. {} UTC",
         count(ep.events, "event"),
         count(ep.findings, "finding"),
-        ep.worst_severity.map_or(String::new(), |s| format!(" (worst {})", s.as_str())),
+        ep.worst_severity
+            .map_or(String::new(), |s| format!(" (worst {})", s.as_str())),
         clock(&ep.first, false),
         clock(&ep.last, false)
     ))?;
     w(String::new())?;
 
-    let tool_width =
-        events.iter().filter_map(|e| e.tool.as_ref()).map(|t| t.chars().count().min(24)).max().unwrap_or(4);
+    let tool_width = events
+        .iter()
+        .filter_map(|e| e.tool.as_ref())
+        .map(|t| t.chars().count().min(24))
+        .max()
+        .unwrap_or(4);
     for e in &events {
         let at = time::format_ms(e.time_nanos().div_euclid(1_000_000));
-        let at = if one_day { at[11..23].to_string() } else { clock(&at, false) };
-        let kind = e.kind.map_or("error", |k| if k == EventKind::Call { "call" } else { "result" });
+        let at = if one_day {
+            at[11..23].to_string()
+        } else {
+            clock(&at, false)
+        };
+        let kind = e.kind.map_or("error", |k| {
+            if k == EventKind::Call {
+                "call"
+            } else {
+                "result"
+            }
+        });
         let tool = one_line(e.tool.as_deref().unwrap_or("-"), 24);
         let decision = paint.decision(e.verdict.decision);
-        w(format!("{:>4}  {at}  {kind:<6}  {tool:<tool_width$}  {decision}  {}", format!("#{}", e.step), summary(e)))?;
+        w(format!(
+            "{:>4}  {at}  {kind:<6}  {tool:<tool_width$}  {decision}  {}",
+            format!("#{}", e.step),
+            summary(e)
+        ))?;
         if let Some(err) = &e.verdict.error {
             w(format!("        error: {}", one_line(err, 200)))?;
         }
@@ -266,7 +329,10 @@ fn show(store: &Store, ep: &Episode, as_json: bool) -> Result<(), Failure> {
             ))?;
             w(format!("          {}", f.message))?;
             if !f.evidence.is_empty() {
-                w(format!("          evidence: {}", one_line(&f.evidence, 200)))?;
+                w(format!(
+                    "          evidence: {}",
+                    one_line(&f.evidence, 200)
+                ))?;
             }
             if !f.related.is_empty() {
                 let related: Vec<String> = f
@@ -287,11 +353,18 @@ fn show(store: &Store, ep: &Episode, as_json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-fn export(store: &Store, episodes: &[Episode], format: Format, output: Option<PathBuf>) -> Result<(), Failure> {
+fn export(
+    store: &Store,
+    episodes: &[Episode],
+    format: Format,
+    output: Option<PathBuf>,
+) -> Result<(), Failure> {
     let mut out: Box<dyn Write> = match &output {
-        Some(p) => Box::new(BufWriter::new(
-            File::create(p).map_err(|e| Failure(3, format!("{}: cannot create: {e}", p.display())))?,
-        )),
+        Some(p) => {
+            Box::new(BufWriter::new(File::create(p).map_err(|e| {
+                Failure(3, format!("{}: cannot create: {e}", p.display()))
+            })?))
+        }
         None => Box::new(BufWriter::new(io::stdout().lock())),
     };
     let mut lines = 0u64;
@@ -325,10 +398,18 @@ fn summary(e: &StoredEvent) -> String {
     }
     if e.kind == Some(EventKind::Result) {
         if let Some(out) = &e.output {
-            return format!("-> {}", one_line(&out.as_str().map_or_else(|| out.to_string(), str::to_string), 96));
+            return format!(
+                "-> {}",
+                one_line(
+                    &out.as_str().map_or_else(|| out.to_string(), str::to_string),
+                    96
+                )
+            );
         }
     }
-    e.input.as_ref().map_or_else(String::new, |i| one_line(&i.to_string(), 100))
+    e.input
+        .as_ref()
+        .map_or_else(String::new, |i| one_line(&i.to_string(), 100))
 }
 
 fn count(n: u64, noun: &str) -> String {
@@ -341,7 +422,10 @@ fn count(n: u64, noun: &str) -> String {
 
 /// `text` on one line (control characters as spaces), cut to `max` characters.
 fn one_line(text: &str, max: usize) -> String {
-    let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if flat.chars().count() <= max {
         return flat;
     }
@@ -353,7 +437,9 @@ fn one_line(text: &str, max: usize) -> String {
 /// A stored RFC 3339 UTC time as `2025-06-01 10:00:00`, with millis unless `short`.
 fn clock(rfc3339: &str, short: bool) -> String {
     let end = if short { 19 } else { 23 };
-    rfc3339.get(..end).map_or_else(|| rfc3339.to_string(), |s| s.replacen('T', " ", 1))
+    rfc3339
+        .get(..end)
+        .map_or_else(|| rfc3339.to_string(), |s| s.replacen('T', " ", 1))
 }
 
 /// ANSI colors, when writing to a terminal.
@@ -383,11 +469,16 @@ impl Paint {
 }
 
 fn since_ms(s: &str) -> Result<i64, String> {
-    time::parse_ms(s).ok_or_else(|| format!("{s:?} is not a time (RFC 3339, or a date like 2025-06-01)"))
+    time::parse_ms(s)
+        .ok_or_else(|| format!("{s:?} is not a time (RFC 3339, or a date like 2025-06-01)"))
 }
 
 /// A bare date means the end of that day.
 fn until_ms(s: &str) -> Result<i64, String> {
     let ms = since_ms(s)?;
-    Ok(if s.trim().len() == 10 { ms + 86_400_000 - 1 } else { ms })
+    Ok(if s.trim().len() == 10 {
+        ms + 86_400_000 - 1
+    } else {
+        ms
+    })
 }

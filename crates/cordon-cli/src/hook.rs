@@ -77,7 +77,15 @@ impl Agent {
 
 pub fn run(args: HookArgs) -> ExitCode {
     match (args.install, args.agent) {
-        (Some(HookCmd::Install { agent, project, policy, store }), _) => install::run(agent, project, policy, store),
+        (
+            Some(HookCmd::Install {
+                agent,
+                project,
+                policy,
+                store,
+            }),
+            _,
+        ) => install::run(agent, project, policy, store),
         (None, Some(agent)) => guard(agent, args.policy, args.store.map(super::store_path)),
         // clap requires one of the two.
         (None, None) => ExitCode::from(3),
@@ -102,16 +110,25 @@ impl Answer {
         match verdict.decision {
             Decision::Allow => Answer::Allow,
             Decision::Warn => Answer::Warn(format!("cordon warning: {}", summary(verdict))),
-            Decision::Block => Answer::Block(format!("cordon blocked this call: {}", summary(verdict))),
-            Decision::Error => Answer::Block(format!("cordon could not check this call: {}", verdict.error.as_deref().unwrap_or("error"))),
+            Decision::Block => {
+                Answer::Block(format!("cordon blocked this call: {}", summary(verdict)))
+            }
+            Decision::Error => Answer::Block(format!(
+                "cordon could not check this call: {}",
+                verdict.error.as_deref().unwrap_or("error")
+            )),
         }
     }
 
     /// The answer when the guard itself failed, as the policy's fail mode says.
     fn failed(fail: FailMode, why: &str) -> Answer {
         match fail {
-            FailMode::Closed => Answer::Block(format!("cordon could not check this call ({why}); failing closed, it is blocked")),
-            FailMode::Open => Answer::Warn(format!("cordon could not check this call ({why}); failing open, it runs unchecked")),
+            FailMode::Closed => Answer::Block(format!(
+                "cordon could not check this call ({why}); failing closed, it is blocked"
+            )),
+            FailMode::Open => Answer::Warn(format!(
+                "cordon could not check this call ({why}); failing open, it runs unchecked"
+            )),
         }
     }
 
@@ -129,12 +146,18 @@ impl Answer {
         match (agent, self) {
             (Agent::Cursor, Answer::Allow) => (Some(json!({"permission": "allow"})), None, 0),
             (_, Answer::Allow) => (None, None, 0),
-            (Agent::Cursor, Answer::Warn(r)) => (Some(json!({"permission": "allow", "user_message": r, "agent_message": r})), None, 0),
+            (Agent::Cursor, Answer::Warn(r)) => (
+                Some(json!({"permission": "allow", "user_message": r, "agent_message": r})),
+                None,
+                0,
+            ),
             // A warning only informs: the agent's own permission prompts still
             // apply (`permissionDecision: "allow"` would skip them).
             (_, Answer::Warn(r)) => (Some(json!({"systemMessage": r})), None, 0),
             (Agent::ClaudeCode, Answer::Block(r)) => (
-                Some(json!({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": r}})),
+                Some(
+                    json!({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": r}}),
+                ),
                 Some(r),
                 0,
             ),
@@ -143,8 +166,14 @@ impl Answer {
             (Agent::Codex, Answer::Block(r)) => (None, Some(r), 2),
             // Gemini reads the JSON (newer releases) or exit 2 with stderr
             // (older ones); both block.
-            (Agent::Gemini, Answer::Block(r)) => (Some(json!({"decision": "deny", "reason": r})), Some(r), 2),
-            (Agent::Cursor, Answer::Block(r)) => (Some(json!({"permission": "deny", "user_message": r, "agent_message": r})), Some(r), 2),
+            (Agent::Gemini, Answer::Block(r)) => {
+                (Some(json!({"decision": "deny", "reason": r})), Some(r), 2)
+            }
+            (Agent::Cursor, Answer::Block(r)) => (
+                Some(json!({"permission": "deny", "user_message": r, "agent_message": r})),
+                Some(r),
+                2,
+            ),
         }
     }
 
@@ -169,8 +198,20 @@ fn summary(v: &Verdict) -> String {
         .iter()
         .take(SHOWN)
         .map(|f| {
-            let evidence = if f.evidence.is_empty() { String::new() } else { format!("; evidence: {}", f.evidence) };
-            format!("{} ({}): {} [rule {}; ATT&CK {}{}]", f.kind, f.severity.as_str(), f.message, f.rule, f.attack.join(", "), evidence)
+            let evidence = if f.evidence.is_empty() {
+                String::new()
+            } else {
+                format!("; evidence: {}", f.evidence)
+            };
+            format!(
+                "{} ({}): {} [rule {}; ATT&CK {}{}]",
+                f.kind,
+                f.severity.as_str(),
+                f.message,
+                f.rule,
+                f.attack.join(", "),
+                evidence
+            )
         })
         .collect();
     if v.findings.len() > SHOWN {
@@ -199,14 +240,24 @@ fn guard(agent: Agent, policy: Option<PathBuf>, store: Option<PathBuf>) -> ExitC
         Err(e) => Answer::failed(fail, &format!("cannot read the hook event: {e}")),
     }))
     .unwrap_or_else(|_| {
-        let why = PANIC.lock().ok().and_then(|mut p| p.take()).unwrap_or_default();
+        let why = PANIC
+            .lock()
+            .ok()
+            .and_then(|mut p| p.take())
+            .unwrap_or_default();
         Answer::failed(fail, &format!("internal error: {why}"))
     });
     answer.emit(agent)
 }
 
 /// Check the hook event in `input`; `fail` is set to the fail mode in effect as soon as it is known.
-fn check(agent: Agent, input: &[u8], policy: Option<&PathBuf>, store: Option<&Path>, fail: &mut FailMode) -> Answer {
+fn check(
+    agent: Agent,
+    input: &[u8],
+    policy: Option<&PathBuf>,
+    store: Option<&Path>,
+    fail: &mut FailMode,
+) -> Answer {
     let (mut engine, defs) = match super::load_engine_with_tools(policy, false) {
         Ok(e) => e,
         Err(msg) => return Answer::failed(FailMode::Closed, &msg),
@@ -241,7 +292,10 @@ fn check(agent: Agent, input: &[u8], policy: Option<&PathBuf>, store: Option<&Pa
         }
     }
     let answer = Answer::of(&verdict);
-    let recorded = store.and_then(|s| s.map(|mut s| record(&mut s, &engine, &event, verdict).map_err(|e| e.to_string())).transpose());
+    let recorded = store.and_then(|s| {
+        s.map(|mut s| record(&mut s, &engine, &event, verdict).map_err(|e| e.to_string()))
+            .transpose()
+    });
     match recorded {
         Ok(_) => answer,
         Err(e) => answer.and_failed(*fail, &format!("episode store: {e}")),
@@ -254,7 +308,8 @@ fn parse_event(agent: Agent, input: &[u8]) -> Result<Event, String> {
     if text.trim().is_empty() {
         return Err("no hook event on stdin".into());
     }
-    let value: Value = serde_json::from_str(text).map_err(|e| format!("hook event is not valid JSON: {e}"))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| format!("hook event is not valid JSON: {e}"))?;
     let obj = value.as_object().ok_or("hook event is not a JSON object")?;
     let name = string(obj, "hook_event_name")?;
     let call = |tool: String, input: Value| Event {
@@ -266,7 +321,10 @@ fn parse_event(agent: Agent, input: &[u8]) -> Result<Event, String> {
         tool,
         input,
         output: None,
-        ts: obj.get("timestamp").and_then(Value::as_str).map(String::from),
+        ts: obj
+            .get("timestamp")
+            .and_then(Value::as_str)
+            .map(String::from),
     };
     let result = |tool: String, input: Value, output: Option<&Value>| Event {
         kind: EventKind::Result,
@@ -276,7 +334,11 @@ fn parse_event(agent: Agent, input: &[u8]) -> Result<Event, String> {
     let unknown = || format!("unsupported hook event `{name}` for {}", agent.name());
     let mut event = match agent {
         Agent::ClaudeCode | Agent::Codex | Agent::Gemini => {
-            let (pre, post) = if agent == Agent::Gemini { ("BeforeTool", "AfterTool") } else { ("PreToolUse", "PostToolUse") };
+            let (pre, post) = if agent == Agent::Gemini {
+                ("BeforeTool", "AfterTool")
+            } else {
+                ("PreToolUse", "PostToolUse")
+            };
             if name != pre && name != post {
                 return Err(unknown());
             }
@@ -291,13 +353,28 @@ fn parse_event(agent: Agent, input: &[u8]) -> Result<Event, String> {
             "beforeShellExecution" => call("bash".into(), shell_input(obj)?),
             "afterShellExecution" => result("bash".into(), shell_input(obj)?, obj.get("output")),
             "beforeMCPExecution" => call(string(obj, "tool_name")?, tool_input(obj)?),
-            "afterMCPExecution" => result(string(obj, "tool_name")?, tool_input(obj)?, obj.get("result_json")),
-            "beforeReadFile" => call("read_file".into(), json!({"file_path": string(obj, "file_path")?})),
-            "afterFileEdit" => result("edit_file".into(), json!({"file_path": string(obj, "file_path")?}), obj.get("edits")),
+            "afterMCPExecution" => result(
+                string(obj, "tool_name")?,
+                tool_input(obj)?,
+                obj.get("result_json"),
+            ),
+            "beforeReadFile" => call(
+                "read_file".into(),
+                json!({"file_path": string(obj, "file_path")?}),
+            ),
+            "afterFileEdit" => result(
+                "edit_file".into(),
+                json!({"file_path": string(obj, "file_path")?}),
+                obj.get("edits"),
+            ),
             _ => return Err(unknown()),
         },
     };
-    let session = if agent == Agent::Cursor { "conversation_id" } else { "session_id" };
+    let session = if agent == Agent::Cursor {
+        "conversation_id"
+    } else {
+        "session_id"
+    };
     event.session = obj.get(session).and_then(Value::as_str).map(String::from);
     Ok(event)
 }
@@ -339,19 +416,31 @@ fn verdict_of(engine: &Engine, event: &Event) -> Verdict {
         return verdict;
     }
     for input in writes_within(&event.input) {
-        let write = Event { tool: "apply_patch".into(), input, ..event.clone() };
+        let write = Event {
+            tool: "apply_patch".into(),
+            input,
+            ..event.clone()
+        };
         let other = engine.check(&write);
         if rank(other.decision) > rank(verdict.decision) {
             verdict.decision = other.decision;
         }
         verdict.severity = verdict.severity.max(other.severity);
         for f in other.findings {
-            if !verdict.findings.iter().any(|g| g.rule == f.rule && g.evidence == f.evidence) {
+            if !verdict
+                .findings
+                .iter()
+                .any(|g| g.rule == f.rule && g.evidence == f.evidence)
+            {
                 verdict.findings.push(f);
             }
         }
     }
-    verdict.findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.confidence.total_cmp(&a.confidence)));
+    verdict.findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(b.confidence.total_cmp(&a.confidence))
+    });
     verdict
 }
 
@@ -375,8 +464,14 @@ fn writes_within(input: &Value) -> Vec<Value> {
             });
         }
     }
-    if let (Some(path), Some(edits)) = (input.get("file_path"), input.get("edits").and_then(Value::as_array)) {
-        let content: Vec<&str> = edits.iter().filter_map(|e| e.get("new_string").and_then(Value::as_str)).collect();
+    if let (Some(path), Some(edits)) = (
+        input.get("file_path"),
+        input.get("edits").and_then(Value::as_array),
+    ) {
+        let content: Vec<&str> = edits
+            .iter()
+            .filter_map(|e| e.get("new_string").and_then(Value::as_str))
+            .collect();
         writes.push(json!({"file_path": path, "content": content.join("\n")}));
     }
     writes
@@ -386,13 +481,18 @@ fn writes_within(input: &Value) -> Vec<Value> {
 /// each with the text it writes: all lines of an added file, the added lines
 /// of an updated one (at its new path when moved), none for a deleted one.
 fn patch_writes(text: &str) -> Vec<(String, Option<String>)> {
-    let Some(start) = text.find("*** Begin Patch") else { return Vec::new() };
+    let Some(start) = text.find("*** Begin Patch") else {
+        return Vec::new();
+    };
     let mut files: Vec<(String, Option<String>)> = Vec::new();
     for line in text[start..].lines().skip(1) {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line == "*** End Patch" {
             break;
-        } else if let Some(p) = line.strip_prefix("*** Add File: ").or_else(|| line.strip_prefix("*** Update File: ")) {
+        } else if let Some(p) = line
+            .strip_prefix("*** Add File: ")
+            .or_else(|| line.strip_prefix("*** Update File: "))
+        {
             files.push((p.trim().to_string(), Some(String::new())));
         } else if let Some(p) = line.strip_prefix("*** Delete File: ") {
             files.push((p.trim().to_string(), None));
@@ -400,7 +500,9 @@ fn patch_writes(text: &str) -> Vec<(String, Option<String>)> {
             if let Some(last) = files.last_mut() {
                 last.0 = p.trim().to_string();
             }
-        } else if let (Some(added), Some((_, Some(content)))) = (line.strip_prefix('+'), files.last_mut()) {
+        } else if let (Some(added), Some((_, Some(content)))) =
+            (line.strip_prefix('+'), files.last_mut())
+        {
             content.push_str(added);
             content.push('\n');
         }
@@ -414,14 +516,27 @@ const MAX_REPLAY: usize = 1000;
 /// Replay the episode's recorded events (with their recorded verdicts) into
 /// a tracker, then let it judge this event. Recorded events are redacted, so
 /// a secret's flow is followed within one process only (`check --jsonl`).
-fn follow_episode(store: &cordon_store::Store, engine: &Engine, event: &Event, verdict: &mut Verdict) -> Result<(), String> {
+fn follow_episode(
+    store: &cordon_store::Store,
+    engine: &Engine,
+    event: &Event,
+    verdict: &mut Verdict,
+) -> Result<(), String> {
     let canaries = store
         .canaries()
         .map_err(|e| e.to_string())?
         .into_iter()
-        .map(|c| cordon_episode::CanaryInfo { id: c.id, kind: c.kind, marker: c.marker, path: c.path })
+        .map(|c| cordon_episode::CanaryInfo {
+            id: c.id,
+            kind: c.kind,
+            marker: c.marker,
+            path: c.path,
+        })
         .collect();
-    let mut tracker = cordon_episode::Tracker::new(engine, cordon_episode::TrackerLimits::default()).map_err(|e| e.to_string())?.with_canaries(canaries);
+    let mut tracker =
+        cordon_episode::Tracker::new(engine, cordon_episode::TrackerLimits::default())
+            .map_err(|e| e.to_string())?
+            .with_canaries(canaries);
     if let Some(session) = &event.session {
         let task = match store.find_episode(session).map_err(|e| e.to_string())? {
             cordon_store::Lookup::Found(ep) if ep.key == *session => ep.task,
@@ -429,7 +544,9 @@ fn follow_episode(store: &cordon_store::Store, engine: &Engine, event: &Event, v
         };
         let past = store.events(session).map_err(|e| e.to_string())?;
         for e in past.iter().rev().take(MAX_REPLAY).rev() {
-            let (Some(kind), Some(tool)) = (e.kind, e.tool.clone()) else { continue };
+            let (Some(kind), Some(tool)) = (e.kind, e.tool.clone()) else {
+                continue;
+            };
             let replayed = Event {
                 id: e.event_id.clone(),
                 kind,
@@ -450,12 +567,20 @@ fn follow_episode(store: &cordon_store::Store, engine: &Engine, event: &Event, v
 }
 
 /// Record the event as the agent sent it, secrets redacted, with its verdict.
-fn record(store: &mut cordon_store::Store, engine: &Engine, event: &Event, mut verdict: Verdict) -> Result<(), cordon_store::StoreError> {
+fn record(
+    store: &mut cordon_store::Store,
+    engine: &Engine,
+    event: &Event,
+    mut verdict: Verdict,
+) -> Result<(), cordon_store::StoreError> {
     let secrets = cordon_secrets::Secrets::new(store.fingerprint_key());
     let mut seen = Vec::new();
     let mut redact = |v: &Value| {
         let (r, hits) = secrets.redact_value(v);
-        seen.extend(hits.into_iter().map(|h| (h.kind.to_string(), h.fingerprint)));
+        seen.extend(
+            hits.into_iter()
+                .map(|h| (h.kind.to_string(), h.fingerprint)),
+        );
         r
     };
     let input = redact(&event.input);
@@ -471,7 +596,9 @@ fn record(store: &mut cordon_store::Store, engine: &Engine, event: &Event, mut v
         task: None,
         kind: Some(event.kind),
         tool: Some(event.tool.clone()),
-        capability: Some(format!("{:?}", engine.policy().tools.capability(&event.tool)).to_ascii_lowercase()),
+        capability: Some(
+            format!("{:?}", engine.policy().tools.capability(&event.tool)).to_ascii_lowercase(),
+        ),
         input: Some(input.to_string()),
         output: output.map(|o| o.to_string()),
         raw: None,
@@ -491,7 +618,12 @@ mod install {
     /// How long an agent waits for the hook before giving up on it.
     const TIMEOUT_S: u64 = 30;
 
-    pub(super) fn run(agent: Agent, project: Option<PathBuf>, policy: Option<PathBuf>, store: Option<PathBuf>) -> ExitCode {
+    pub(super) fn run(
+        agent: Agent,
+        project: Option<PathBuf>,
+        policy: Option<PathBuf>,
+        store: Option<PathBuf>,
+    ) -> ExitCode {
         match install(agent, project, policy, store) {
             Ok(msg) => {
                 println!("{msg}");
@@ -504,10 +636,20 @@ mod install {
         }
     }
 
-    fn install(agent: Agent, project: Option<PathBuf>, policy: Option<PathBuf>, store: Option<PathBuf>) -> Result<String, String> {
+    fn install(
+        agent: Agent,
+        project: Option<PathBuf>,
+        policy: Option<PathBuf>,
+        store: Option<PathBuf>,
+    ) -> Result<String, String> {
         let file = settings_file(agent, project.as_deref())?;
-        let exe = std::env::current_exe().map_err(|e| format!("cannot find the cordon executable: {e}"))?;
-        let mut command = format!("{} hook {}", shell_quote(&exe.to_string_lossy()), agent.name());
+        let exe = std::env::current_exe()
+            .map_err(|e| format!("cannot find the cordon executable: {e}"))?;
+        let mut command = format!(
+            "{} hook {}",
+            shell_quote(&exe.to_string_lossy()),
+            agent.name()
+        );
         for (flag, path) in [("--policy", &policy), ("--store", &store)] {
             if let Some(p) = path {
                 let abs = std::path::absolute(p).map_err(|e| format!("{}: {e}", p.display()))?;
@@ -527,10 +669,18 @@ mod install {
                 format!("{} is not valid JSON (line {}, column {}: {e}); fix or move it, nothing was changed", file.display(), e.line(), e.column())
             })?,
         };
-        let changed = merge(agent, &mut settings, &command, store.is_some()).map_err(|e| format!("{}: {e}; nothing was changed", file.display()))?;
-        let events = entries(agent, &command, store.is_some()).into_iter().map(|(e, _)| e).collect::<Vec<_>>().join(", ");
+        let changed = merge(agent, &mut settings, &command, store.is_some())
+            .map_err(|e| format!("{}: {e}; nothing was changed", file.display()))?;
+        let events = entries(agent, &command, store.is_some())
+            .into_iter()
+            .map(|(e, _)| e)
+            .collect::<Vec<_>>()
+            .join(", ");
         if !changed {
-            return Ok(format!("cordon is already installed in {} ({events})", file.display()));
+            return Ok(format!(
+                "cordon is already installed in {} ({events})",
+                file.display()
+            ));
         }
         let mut text = String::new();
         settings.write(&mut text, 0);
@@ -538,7 +688,10 @@ mod install {
         write_atomic(&file, &text, old.as_deref())?;
         let mut msg = format!("installed `{command}` in {} ({events})", file.display());
         if old.is_some() {
-            msg.push_str(&format!("\nthe previous file is kept as {}.bak", file.display()));
+            msg.push_str(&format!(
+                "\nthe previous file is kept as {}.bak",
+                file.display()
+            ));
         }
         if agent == Agent::Codex {
             msg.push_str("\nCodex runs a new hook only once you trust it: open /hooks in Codex and trust the cordon entry");
@@ -554,7 +707,11 @@ mod install {
             Agent::Gemini => (".gemini", "settings.json"),
             Agent::Cursor => (".cursor", "hooks.json"),
         };
-        let env_dir = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let env_dir = |var: &str| {
+            std::env::var_os(var)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         let base = match project {
             Some(p) if p.is_dir() => p.join(dir),
             Some(p) => return Err(format!("{}: no such directory", p.display())),
@@ -572,7 +729,10 @@ mod install {
     /// The (event, entry) pairs cordon adds for an agent, in its settings' shapes.
     fn entries(agent: Agent, command: &str, results: bool) -> Vec<(&'static str, Json)> {
         let handler = |timeout: u64| {
-            let mut h = vec![("type", Json::str("command")), ("command", Json::str(command))];
+            let mut h = vec![
+                ("type", Json::str("command")),
+                ("command", Json::str(command)),
+            ];
             if agent == Agent::Gemini {
                 h.push(("name", Json::str("cordon")));
             }
@@ -581,7 +741,10 @@ mod install {
         };
         // Every tool: a renamed or new tool is still checked.
         let group = |matcher: Option<&str>, timeout| {
-            let mut g: Vec<(&str, Json)> = matcher.map(|m| ("matcher", Json::str(m))).into_iter().collect();
+            let mut g: Vec<(&str, Json)> = matcher
+                .map(|m| ("matcher", Json::str(m)))
+                .into_iter()
+                .collect();
             g.push(("hooks", Json::Array(vec![handler(timeout)])));
             Json::obj(g)
         };
@@ -589,14 +752,32 @@ mod install {
             Agent::ClaudeCode => ("PreToolUse", "PostToolUse", group(Some("*"), TIMEOUT_S)),
             // Codex takes a matcher as a regex and skips an invalid one: none matches all.
             Agent::Codex => ("PreToolUse", "PostToolUse", group(None, TIMEOUT_S)),
-            Agent::Gemini => ("BeforeTool", "AfterTool", group(Some("*"), TIMEOUT_S * 1000)),
+            Agent::Gemini => (
+                "BeforeTool",
+                "AfterTool",
+                group(Some("*"), TIMEOUT_S * 1000),
+            ),
             Agent::Cursor => {
                 // Cursor lets the action through when a hook fails, unless told otherwise.
-                let before = Json::obj(vec![("command", Json::str(command)), ("failClosed", Json::Scalar(true.into()))]);
+                let before = Json::obj(vec![
+                    ("command", Json::str(command)),
+                    ("failClosed", Json::Scalar(true.into())),
+                ]);
                 let after = Json::obj(vec![("command", Json::str(command))]);
-                let mut e: Vec<(&str, Json)> = ["beforeShellExecution", "beforeMCPExecution", "beforeReadFile"].into_iter().map(|n| (n, before.clone())).collect();
+                let mut e: Vec<(&str, Json)> = [
+                    "beforeShellExecution",
+                    "beforeMCPExecution",
+                    "beforeReadFile",
+                ]
+                .into_iter()
+                .map(|n| (n, before.clone()))
+                .collect();
                 if results {
-                    e.extend(["afterShellExecution", "afterMCPExecution"].into_iter().map(|n| (n, after.clone())));
+                    e.extend(
+                        ["afterShellExecution", "afterMCPExecution"]
+                            .into_iter()
+                            .map(|n| (n, after.clone())),
+                    );
                 }
                 return e;
             }
@@ -611,22 +792,35 @@ mod install {
     /// Add cordon's entries to `settings`, keeping everything else; an entry
     /// already running `cordon hook AGENT` gets the new command instead of a
     /// twin. Whether anything changed.
-    pub(super) fn merge(agent: Agent, settings: &mut Json, command: &str, results: bool) -> Result<bool, String> {
-        let Json::Object(top) = settings else { return Err("the settings are not a JSON object".into()) };
+    pub(super) fn merge(
+        agent: Agent,
+        settings: &mut Json,
+        command: &str,
+        results: bool,
+    ) -> Result<bool, String> {
+        let Json::Object(top) = settings else {
+            return Err("the settings are not a JSON object".into());
+        };
         let mut changed = false;
         if agent == Agent::Cursor && !top.iter().any(|(k, _)| k == "version") {
             top.insert(0, ("version".into(), Json::Scalar(1.into())));
             changed = true;
         }
         let hooks = member(top, "hooks", Json::Object(Vec::new()));
-        let Json::Object(hooks) = hooks else { return Err("`hooks` is not an object".into()) };
+        let Json::Object(hooks) = hooks else {
+            return Err("`hooks` is not an object".into());
+        };
         for (event, entry) in entries(agent, command, results) {
             let Json::Array(list) = member(hooks, event, Json::Array(Vec::new())) else {
                 return Err(format!("`hooks.{event}` is not an array"));
             };
             let mut found = false;
             for handler in list.iter_mut().flat_map(handlers) {
-                if handler.get("command").and_then(Json::as_str).is_some_and(|c| is_ours(c, agent)) {
+                if handler
+                    .get("command")
+                    .and_then(Json::as_str)
+                    .is_some_and(|c| is_ours(c, agent))
+                {
                     found = true;
                     if handler.get("command").and_then(Json::as_str) != Some(command) {
                         handler.set("command", Json::str(command));
@@ -661,10 +855,14 @@ mod install {
             return vec![entry];
         }
         match entry {
-            Json::Object(m) => m.iter_mut().filter(|(k, _)| k == "hooks").flat_map(|(_, v)| match v {
-                Json::Array(hs) => hs.iter_mut().collect(),
-                _ => Vec::new(),
-            }).collect(),
+            Json::Object(m) => m
+                .iter_mut()
+                .filter(|(k, _)| k == "hooks")
+                .flat_map(|(_, v)| match v {
+                    Json::Array(hs) => hs.iter_mut().collect(),
+                    _ => Vec::new(),
+                })
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -678,16 +876,24 @@ mod install {
                 None => return false,
             },
             None => {
-                let (p, rest) = command.split_once(char::is_whitespace).unwrap_or((command, ""));
+                let (p, rest) = command
+                    .split_once(char::is_whitespace)
+                    .unwrap_or((command, ""));
                 (p.to_string(), rest)
             }
         };
         let words: Vec<&str> = rest.split_whitespace().collect();
-        Path::new(&program).file_name().is_some_and(|n| n == "cordon") && words.windows(2).any(|w| w == ["hook", agent.name()])
+        Path::new(&program)
+            .file_name()
+            .is_some_and(|n| n == "cordon")
+            && words.windows(2).any(|w| w == ["hook", agent.name()])
     }
 
     fn shell_quote(s: &str) -> String {
-        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:@%+,".contains(&b)) {
+        if !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@%+,".contains(&b))
+        {
             s.to_string()
         } else {
             format!("'{}'", s.replace('\'', "'\\''"))
@@ -697,8 +903,11 @@ mod install {
     /// Replace `file` with `text` so that a reader sees the old file or the new
     /// one, never half of either; the old content goes to `FILE.bak` first.
     fn write_atomic(file: &Path, text: &str, old: Option<&str>) -> Result<(), String> {
-        let dir = file.parent().ok_or_else(|| format!("{}: no parent directory", file.display()))?;
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let dir = file
+            .parent()
+            .ok_or_else(|| format!("{}: no parent directory", file.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let with_suffix = |suffix: &str| {
             let mut name = file.as_os_str().to_owned();
             name.push(suffix);
@@ -716,13 +925,16 @@ mod install {
         };
         if let Some(old) = old {
             let bak = with_suffix(".bak");
-            write(&bak, old).map_err(|e| format!("cannot write the backup {}: {e}", bak.display()))?;
+            write(&bak, old)
+                .map_err(|e| format!("cannot write the backup {}: {e}", bak.display()))?;
         }
         let tmp = with_suffix(&format!(".cordon-{}.tmp", std::process::id()));
-        write(&tmp, text).and_then(|()| std::fs::rename(&tmp, file)).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            format!("cannot write {}: {e}", file.display())
-        })
+        write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, file))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                format!("cannot write {}: {e}", file.display())
+            })
     }
 }
 
@@ -747,7 +959,12 @@ impl Json {
     }
 
     fn obj(members: Vec<(&str, Json)>) -> Json {
-        Json::Object(members.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        Json::Object(
+            members
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        )
     }
 
     fn as_str(&self) -> Option<&str> {
@@ -823,7 +1040,12 @@ struct JsonWalk<'a> {
 
 impl JsonWalk<'_> {
     fn peek(&mut self) -> u8 {
-        while self.s.as_bytes().get(self.i).is_some_and(u8::is_ascii_whitespace) {
+        while self
+            .s
+            .as_bytes()
+            .get(self.i)
+            .is_some_and(u8::is_ascii_whitespace)
+        {
             self.i += 1;
         }
         self.s.as_bytes().get(self.i).copied().unwrap_or(0)
@@ -835,7 +1057,9 @@ impl JsonWalk<'_> {
                 self.i += 1;
                 let mut members = Vec::new();
                 while self.peek() != b'}' {
-                    let Json::Scalar(Value::String(key)) = self.scalar() else { unreachable!("validated: object keys are strings") };
+                    let Json::Scalar(Value::String(key)) = self.scalar() else {
+                        unreachable!("validated: object keys are strings")
+                    };
                     self.peek(); // to the ':'
                     self.i += 1;
                     members.push((key, self.value()));
@@ -872,7 +1096,10 @@ impl JsonWalk<'_> {
             }
             self.i += 1;
         } else {
-            while self.i < bytes.len() && !matches!(bytes[self.i], b',' | b']' | b'}') && !bytes[self.i].is_ascii_whitespace() {
+            while self.i < bytes.len()
+                && !matches!(bytes[self.i], b',' | b']' | b'}')
+                && !bytes[self.i].is_ascii_whitespace()
+            {
                 self.i += 1;
             }
         }
@@ -913,7 +1140,10 @@ mod tests {
     fn our_commands_are_recognised_by_program_and_agent() {
         use install::is_ours;
         assert!(is_ours("/usr/local/bin/cordon hook codex", Agent::Codex));
-        assert!(is_ours("'/opt/my tools/cordon' hook codex --policy /p.toml", Agent::Codex));
+        assert!(is_ours(
+            "'/opt/my tools/cordon' hook codex --policy /p.toml",
+            Agent::Codex
+        ));
         assert!(is_ours("cordon hook claude-code", Agent::ClaudeCode));
         assert!(!is_ours("cordon hook claude-code", Agent::Codex));
         assert!(!is_ours("/usr/bin/not-cordon hook codex", Agent::Codex));
@@ -923,8 +1153,17 @@ mod tests {
     #[test]
     fn failures_never_weaken_an_answer() {
         let block = Answer::Block("b".into());
-        assert_eq!(Answer::Block("b".into()).and_failed(FailMode::Open, "x"), block);
-        assert!(matches!(Answer::Allow.and_failed(FailMode::Closed, "x"), Answer::Block(_)));
-        assert!(matches!(Answer::Allow.and_failed(FailMode::Open, "x"), Answer::Warn(_)));
+        assert_eq!(
+            Answer::Block("b".into()).and_failed(FailMode::Open, "x"),
+            block
+        );
+        assert!(matches!(
+            Answer::Allow.and_failed(FailMode::Closed, "x"),
+            Answer::Block(_)
+        ));
+        assert!(matches!(
+            Answer::Allow.and_failed(FailMode::Open, "x"),
+            Answer::Warn(_)
+        ));
     }
 }

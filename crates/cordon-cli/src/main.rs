@@ -25,7 +25,11 @@ mod serve;
 mod tools;
 
 #[derive(Parser)]
-#[command(name = "cordon", version, about = "Runtime security for AI agents: inspect every tool call before it runs")]
+#[command(
+    name = "cordon",
+    version,
+    about = "Runtime security for AI agents: inspect every tool call before it runs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -143,7 +147,14 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Cmd::Check { command, policy, json, jsonl, tool, store } => {
+        Cmd::Check {
+            command,
+            policy,
+            json,
+            jsonl,
+            tool,
+            store,
+        } => {
             let engine = match load_engine_with_tools(policy.as_ref(), false) {
                 Ok(e) => e,
                 Err(msg) => {
@@ -152,7 +163,11 @@ fn main() -> ExitCode {
                 }
             };
             let (mut engine, defs) = engine;
-            let mut store = match store.map(store_path).map(|p| cordon_store::Store::open(&p)).transpose() {
+            let mut store = match store
+                .map(store_path)
+                .map(|p| cordon_store::Store::open(&p))
+                .transpose()
+            {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("cordon: {e}");
@@ -160,7 +175,15 @@ fn main() -> ExitCode {
                 }
             };
             if let Some(store) = store.as_mut() {
-                if let Err(e) = tools::pin(store, &defs, false).map(|changed| changed.into_iter().for_each(|(name, what)| engine.mark_changed(&name, what))) {
+                if let Err(e) = store.checkpoint_in_background() {
+                    eprintln!("cordon: {e}");
+                    return ExitCode::from(3);
+                }
+                if let Err(e) = tools::pin(store, &defs, false).map(|changed| {
+                    changed
+                        .into_iter()
+                        .for_each(|(name, what)| engine.mark_changed(&name, what))
+                }) {
                     eprintln!("cordon: {e}");
                     return ExitCode::from(3);
                 }
@@ -170,7 +193,9 @@ fn main() -> ExitCode {
             }
             check_one(&engine, command, &tool, json)
         }
-        Cmd::Policy { action: PolicyCmd::Check { file } } => policy_check(&file),
+        Cmd::Policy {
+            action: PolicyCmd::Check { file },
+        } => policy_check(&file),
         Cmd::Episodes { store, action } => episodes::run(store, action),
         Cmd::Canary { store, action } => canary::run(store, action),
         Cmd::Tools { store, action } => tools::run(store, action),
@@ -180,13 +205,29 @@ fn main() -> ExitCode {
         Cmd::Ingest(args) => ingest::run(args),
         Cmd::Correlate(args) => correlate::run(args),
         Cmd::Run(args) => run::run(args),
-        Cmd::Rules { action: RulesCmd::List { policy } } => match load_engine(policy.as_ref(), false) {
+        Cmd::Rules {
+            action: RulesCmd::List { policy },
+        } => match load_engine(policy.as_ref(), false) {
             Ok(e) => {
                 // A closed pipe (`| head`) ends the listing quietly.
                 let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "rule pack {} ({} rules)", e.rules().version, e.rules().rules.len());
+                let _ = writeln!(
+                    out,
+                    "rule pack {} ({} rules)",
+                    e.rules().version,
+                    e.rules().rules.len()
+                );
                 for r in &e.rules().rules {
-                    if writeln!(out, "{:<40} {:<22} {:<8} {}", r.id, r.kind, r.severity.as_str(), r.attack.join(",")).is_err() {
+                    if writeln!(
+                        out,
+                        "{:<40} {:<22} {:<8} {}",
+                        r.id,
+                        r.kind,
+                        r.severity.as_str(),
+                        r.attack.join(",")
+                    )
+                    .is_err()
+                    {
                         break;
                     }
                 }
@@ -197,11 +238,22 @@ fn main() -> ExitCode {
                 ExitCode::from(3)
             }
         },
-        Cmd::Rules { action: RulesCmd::Test { policy } } => match load_engine(policy.as_ref(), true) {
+        Cmd::Rules {
+            action: RulesCmd::Test { policy },
+        } => match load_engine(policy.as_ref(), true) {
             Ok(e) => {
                 let (n, failures) = e.run_rule_examples();
                 for f in &failures {
-                    println!("FAIL {} ({}): {:?}", f.rule, if f.expected_match { "should match" } else { "should not match" }, f.example);
+                    println!(
+                        "FAIL {} ({}): {:?}",
+                        f.rule,
+                        if f.expected_match {
+                            "should match"
+                        } else {
+                            "should not match"
+                        },
+                        f.example
+                    );
                 }
                 println!("{} examples, {} failed", n, failures.len());
                 if failures.is_empty() {
@@ -223,16 +275,29 @@ fn load_engine(path: Option<&PathBuf>, checked: bool) -> Result<Engine, String> 
 }
 
 /// The engine for a policy, with the tool definitions its registry imports.
-fn load_engine_with_tools(path: Option<&PathBuf>, checked: bool) -> Result<(Engine, Vec<ToolDef>), String> {
+fn load_engine_with_tools(
+    path: Option<&PathBuf>,
+    checked: bool,
+) -> Result<(Engine, Vec<ToolDef>), String> {
     let policy = match path {
         None => Policy::default(),
         Some(p) => {
-            let src = std::fs::read_to_string(p).map_err(|e| format!("cannot read policy {}: {e}", p.display()))?;
-            Policy::from_toml(&src).map_err(|errs| errs.iter().map(|e| format!("{}: {e}", p.display())).collect::<Vec<_>>().join("\n"))?
+            let src = std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read policy {}: {e}", p.display()))?;
+            Policy::from_toml(&src).map_err(|errs| {
+                errs.iter()
+                    .map(|e| format!("{}: {e}", p.display()))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })?
         }
     };
     let imports = policy.registry.import.clone();
-    let engine = if checked { Engine::new_checked(policy) } else { Engine::new(policy) };
+    let engine = if checked {
+        Engine::new_checked(policy)
+    } else {
+        Engine::new(policy)
+    };
     let mut engine = engine.map_err(|e| match path {
         Some(p) => format!("{}: {e}", p.display()),
         None => e.to_string(),
@@ -240,7 +305,10 @@ fn load_engine_with_tools(path: Option<&PathBuf>, checked: bool) -> Result<(Engi
     for id in &engine.rules().unknown_ids {
         eprintln!("cordon: warning: policy names rule `{id}`, which does not exist");
     }
-    let base = path.and_then(|p| p.parent()).map(PathBuf::from).unwrap_or_default();
+    let base = path
+        .and_then(|p| p.parent())
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let mut defs = Vec::new();
     for file in imports {
         let f = base.join(&file);
@@ -267,7 +335,12 @@ fn policy_check(file: &PathBuf) -> ExitCode {
         }
         Ok(policy) => match Engine::new_checked(policy) {
             Ok(e) if e.rules().unknown_ids.is_empty() => {
-                println!("{}: ok ({} rules in effect, mode {:?})", file.display(), e.rules().rules.len(), e.policy().mode);
+                println!(
+                    "{}: ok ({} rules in effect, mode {:?})",
+                    file.display(),
+                    e.rules().rules.len(),
+                    e.policy().mode
+                );
                 ExitCode::SUCCESS
             }
             Ok(e) => {
@@ -278,7 +351,12 @@ fn policy_check(file: &PathBuf) -> ExitCode {
                 ExitCode::from(1)
             }
             Err(err) => {
-                eprintln!("{}:{}: {}", file.display(), engine_error_line(&src, &err.to_string()), err);
+                eprintln!(
+                    "{}:{}: {}",
+                    file.display(),
+                    engine_error_line(&src, &err.to_string()),
+                    err
+                );
                 ExitCode::from(1)
             }
         },
@@ -293,8 +371,18 @@ fn line_of(src: &str, needle: &str) -> Option<usize> {
 /// Where in the policy file an engine error points: the `[[rules.add]]` entry
 /// it names (by index, or the rule id in it), or the egress entry it quotes.
 fn engine_error_line(src: &str, msg: &str) -> usize {
-    if let Some(i) = msg.split("rules.add[").nth(1).and_then(|r| r.split(']').next()).and_then(|n| n.parse::<usize>().ok()) {
-        let starts: Vec<usize> = src.lines().enumerate().filter(|(_, l)| l.trim() == "[[rules.add]]").map(|(n, _)| n + 1).collect();
+    if let Some(i) = msg
+        .split("rules.add[")
+        .nth(1)
+        .and_then(|r| r.split(']').next())
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        let starts: Vec<usize> = src
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim() == "[[rules.add]]")
+            .map(|(n, _)| n + 1)
+            .collect();
         if let Some(l) = starts.get(i) {
             return *l;
         }
@@ -304,7 +392,11 @@ fn engine_error_line(src: &str, msg: &str) -> usize {
             return l;
         }
     }
-    if let Some(entry) = msg.split("entry \"").nth(1).and_then(|r| r.split('"').next()) {
+    if let Some(entry) = msg
+        .split("entry \"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+    {
         if let Some(l) = line_of(src, &format!("\"{entry}\"")) {
             return l;
         }
@@ -327,7 +419,8 @@ fn check_one(engine: &Engine, command: Option<String>, tool: &str, json: bool) -
             }
             match Event::from_json_line(buf.trim()) {
                 Ok(ev) => {
-                    let text = cordon_engine::shell_text(&ev.input).unwrap_or_else(|| ev.input.to_string());
+                    let text = cordon_engine::shell_text(&ev.input)
+                        .unwrap_or_else(|| ev.input.to_string());
                     (ev, text)
                 }
                 Err((id, msg)) => {
@@ -352,7 +445,13 @@ fn check_one(engine: &Engine, command: Option<String>, tool: &str, json: bool) -
 fn print_readable(v: &Verdict, input: &str, color: bool) {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let paint = |code: &str, s: &str| if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() };
+    let paint = |code: &str, s: &str| {
+        if color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    };
     let (label, code) = match v.decision {
         Decision::Allow => ("ALLOW", "32;1"),
         Decision::Warn => ("WARN", "33;1"),
@@ -360,9 +459,24 @@ fn print_readable(v: &Verdict, input: &str, color: bool) {
         Decision::Error => ("ERROR", "35;1"),
     };
     let sev = v.severity.map(|s| s.as_str()).unwrap_or("none");
-    let _ = writeln!(out, "{} severity {} ({} finding{})", paint(code, label), sev, v.findings.len(), if v.findings.len() == 1 { "" } else { "s" });
+    let _ = writeln!(
+        out,
+        "{} severity {} ({} finding{})",
+        paint(code, label),
+        sev,
+        v.findings.len(),
+        if v.findings.len() == 1 { "" } else { "s" }
+    );
     for f in &v.findings {
-        let _ = writeln!(out, "  {} {} confidence {:.2}  rule {}  ATT&CK {}", paint("1", &f.kind), f.severity.as_str(), f.confidence, f.rule, f.attack.join(", "));
+        let _ = writeln!(
+            out,
+            "  {} {} confidence {:.2}  rule {}  ATT&CK {}",
+            paint("1", &f.kind),
+            f.severity.as_str(),
+            f.confidence,
+            f.rule,
+            f.attack.join(", ")
+        );
         let _ = writeln!(out, "    {}", f.message);
         // Show the evidence on its line of the input, underlined.
         let [s, e] = f.span;
@@ -372,9 +486,20 @@ fn print_readable(v: &Verdict, input: &str, color: bool) {
             let end = e.min(line_end);
             let before = &input[line_start..s];
             let hit = &input[s..end];
-            let _ = writeln!(out, "    | {}{}{}", before, paint("31;4", hit), &input[end..line_end]);
+            let _ = writeln!(
+                out,
+                "    | {}{}{}",
+                before,
+                paint("31;4", hit),
+                &input[end..line_end]
+            );
             if !color {
-                let _ = writeln!(out, "    | {}{}", " ".repeat(before.chars().count()), "^".repeat(hit.chars().count().max(1)));
+                let _ = writeln!(
+                    out,
+                    "    | {}{}",
+                    " ".repeat(before.chars().count()),
+                    "^".repeat(hit.chars().count().max(1))
+                );
             }
         } else if !f.evidence.is_empty() {
             let _ = writeln!(out, "    | {}", f.evidence);
@@ -394,7 +519,10 @@ fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCod
     use std::sync::{mpsc, Mutex};
 
     const MAX_BATCH: usize = 128;
-    let key = store.as_ref().map(|s| s.fingerprint_key()).unwrap_or_else(ephemeral_key);
+    let key = store
+        .as_ref()
+        .map(|s| s.fingerprint_key())
+        .unwrap_or_else(ephemeral_key);
     let secrets = cordon_secrets::Secrets::new(key);
     let canaries = match planted_canaries(store.as_ref()) {
         Ok(c) => c,
@@ -403,14 +531,18 @@ fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCod
             return ExitCode::from(3);
         }
     };
-    let tracker = match cordon_episode::Tracker::new(engine, cordon_episode::TrackerLimits::default()) {
-        Ok(t) => t.with_secrets(&secrets).with_canaries(canaries),
-        Err(e) => {
-            eprintln!("cordon: {e}");
-            return ExitCode::from(3);
-        }
-    };
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 16);
+    let tracker =
+        match cordon_episode::Tracker::new(engine, cordon_episode::TrackerLimits::default()) {
+            Ok(t) => t.with_secrets(&secrets).with_canaries(canaries),
+            Err(e) => {
+                eprintln!("cordon: {e}");
+                return ExitCode::from(3);
+            }
+        };
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 16);
     let recording = store.is_some();
     let secrets = &secrets;
     let stdin = std::io::stdin();
@@ -434,7 +566,10 @@ fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCod
             scope.spawn(move || loop {
                 let job = job_rx.lock().map(|rx| rx.recv());
                 let Ok(Ok((seq, lines))) = job else { return };
-                let checked = lines.into_iter().map(|(n, line)| check_line(engine, &line, n, recording.then_some(secrets))).collect();
+                let checked = lines
+                    .into_iter()
+                    .map(|(n, line)| check_line(engine, &line, n, recording.then_some(secrets)))
+                    .collect();
                 if done_tx.send((seq, checked)).is_err() {
                     return;
                 }
@@ -457,7 +592,9 @@ fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCod
                 }
                 if let Some(store) = store.as_mut() {
                     if !records.is_empty() {
-                        store.record(&records).map_err(|e| format!("episode store: {e}"))?;
+                        store
+                            .record(&records)
+                            .map_err(|e| format!("episode store: {e}"))?;
                     }
                 }
                 out.write_all(&bytes).map_err(|e| e.to_string())?;
@@ -500,7 +637,9 @@ fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCod
                 let mut records = Vec::new();
                 let mut pending = 0;
                 while pending < MAX_PENDING {
-                    let Some(batch) = held.remove(&next) else { break };
+                    let Some(batch) = held.remove(&next) else {
+                        break;
+                    };
                     next += 1;
                     let _ = token_tx.send(());
                     pending += batch.len();
@@ -542,7 +681,9 @@ fn run_jsonl(engine: &Engine, mut store: Option<cordon_store::Store>) -> ExitCod
                 }
             }
             if batch.len() >= MAX_BATCH || reader.buffer().is_empty() {
-                if token_rx.recv().is_err() || job_tx.send((seq, std::mem::take(&mut batch))).is_err() {
+                if token_rx.recv().is_err()
+                    || job_tx.send((seq, std::mem::take(&mut batch))).is_err()
+                {
                     break;
                 }
                 seq += 1;
@@ -583,7 +724,12 @@ struct Prepared {
     secrets: Vec<(String, String)>,
 }
 
-fn check_line(engine: &Engine, line: &[u8], n: usize, secrets: Option<&cordon_secrets::Secrets>) -> Checked {
+fn check_line(
+    engine: &Engine,
+    line: &[u8],
+    n: usize,
+    secrets: Option<&cordon_secrets::Secrets>,
+) -> Checked {
     // `from_utf8` validates with SIMD; `from_utf8_lossy` walks chunk by chunk even when nothing needs replacing.
     let text = match std::str::from_utf8(line) {
         Ok(s) => std::borrow::Cow::Borrowed(s),
@@ -603,7 +749,13 @@ fn check_line(engine: &Engine, line: &[u8], n: usize, secrets: Option<&cordon_se
     };
     let prepared = secrets.map(|s| prepare(s, event.as_ref(), text));
     let json = verdict_line(&verdict);
-    Checked { line: n, event, verdict, json, prepared }
+    Checked {
+        line: n,
+        event,
+        verdict,
+        json,
+        prepared,
+    }
 }
 
 fn verdict_line(v: &Verdict) -> Vec<u8> {
@@ -619,23 +771,43 @@ fn prepare(secrets: &cordon_secrets::Secrets, event: Option<&Event>, text: &str)
     let mut found = Vec::new();
     let mut redact_value = |v: &serde_json::Value| {
         let (r, hits) = secrets.redact_value_json(v);
-        found.extend(hits.into_iter().map(|h| (h.kind.to_string(), h.fingerprint)));
+        found.extend(
+            hits.into_iter()
+                .map(|h| (h.kind.to_string(), h.fingerprint)),
+        );
         r
     };
     let (input, output, raw) = match event {
-        Some(ev) => (Some(redact_value(&ev.input)), ev.output.as_ref().map(&mut redact_value), None),
+        Some(ev) => (
+            Some(redact_value(&ev.input)),
+            ev.output.as_ref().map(&mut redact_value),
+            None,
+        ),
         None => {
             let cut = cordon_core::floor_char_boundary(text, MAX_RAW);
             let (r, hits) = secrets.redact(&text[..cut]);
-            found.extend(hits.into_iter().map(|h| (h.kind.to_string(), h.fingerprint)));
+            found.extend(
+                hits.into_iter()
+                    .map(|h| (h.kind.to_string(), h.fingerprint)),
+            );
             (None, None, Some(r))
         }
     };
-    Prepared { input, output, raw, secrets: found }
+    Prepared {
+        input,
+        output,
+        raw,
+        secrets: found,
+    }
 }
 
 /// The store's record of one checked line; evidence the tracker added is redacted here.
-fn record_of(engine: &Engine, secrets: &cordon_secrets::Secrets, c: Checked, p: Prepared) -> cordon_store::Record {
+fn record_of(
+    engine: &Engine,
+    secrets: &cordon_secrets::Secrets,
+    c: Checked,
+    p: Prepared,
+) -> cordon_store::Record {
     let mut verdict = c.verdict;
     for f in &mut verdict.findings {
         f.evidence = secrets.redact(&f.evidence).0;
@@ -643,13 +815,18 @@ fn record_of(engine: &Engine, secrets: &cordon_secrets::Secrets, c: Checked, p: 
     let ev = c.event;
     cordon_store::Record {
         line: Some(c.line as u64),
-        event_id: ev.as_ref().and_then(|e| e.id.clone()).or_else(|| verdict.id.clone()),
+        event_id: ev
+            .as_ref()
+            .and_then(|e| e.id.clone())
+            .or_else(|| verdict.id.clone()),
         session: ev.as_ref().and_then(|e| e.session.clone()),
         agent: ev.as_ref().and_then(|e| e.agent.clone()),
         task: ev.as_ref().and_then(|e| e.task.clone()),
         kind: ev.as_ref().map(|e| e.kind),
         tool: ev.as_ref().map(|e| e.tool.clone()),
-        capability: ev.as_ref().map(|e| format!("{:?}", engine.policy().tools.capability(&e.tool)).to_ascii_lowercase()),
+        capability: ev.as_ref().map(|e| {
+            format!("{:?}", engine.policy().tools.capability(&e.tool)).to_ascii_lowercase()
+        }),
         input: p.input,
         output: p.output,
         raw: p.raw,
@@ -660,12 +837,19 @@ fn record_of(engine: &Engine, secrets: &cordon_secrets::Secrets, c: Checked, p: 
 }
 
 /// Canaries planted through this store (or the default store, when it exists).
-fn planted_canaries(store: Option<&cordon_store::Store>) -> Result<Vec<cordon_episode::CanaryInfo>, String> {
+fn planted_canaries(
+    store: Option<&cordon_store::Store>,
+) -> Result<Vec<cordon_episode::CanaryInfo>, String> {
     let from = |s: &cordon_store::Store| -> Result<Vec<cordon_episode::CanaryInfo>, String> {
         Ok(s.canaries()
             .map_err(|e| e.to_string())?
             .into_iter()
-            .map(|c| cordon_episode::CanaryInfo { id: c.id, kind: c.kind, marker: c.marker, path: c.path })
+            .map(|c| cordon_episode::CanaryInfo {
+                id: c.id,
+                kind: c.kind,
+                marker: c.marker,
+                path: c.path,
+            })
             .collect())
     };
     match store {

@@ -60,7 +60,10 @@ fn proxy(args: McpArgs) -> Result<u8, String> {
     let path = args.store.map(crate::store_path);
     let open = |p: &PathBuf| Store::open(p).map_err(|e| e.to_string());
     if args.repin {
-        let mut pins = Pins::in_store(open(path.as_ref().ok_or("--repin needs --store")?)?, &args.server);
+        let mut pins = Pins::in_store(
+            open(path.as_ref().ok_or("--repin needs --store")?)?,
+            &args.server,
+        );
         return repin(&args.server, &mut pins);
     }
     let mut store = path.as_ref().map(open).transpose()?;
@@ -71,7 +74,12 @@ fn proxy(args: McpArgs) -> Result<u8, String> {
         }
     }
     let canaries = crate::planted_canaries(store.as_ref())?;
-    let secrets = cordon_secrets::Secrets::new(store.as_ref().map(Store::fingerprint_key).unwrap_or_else(crate::ephemeral_key));
+    let secrets = cordon_secrets::Secrets::new(
+        store
+            .as_ref()
+            .map(Store::fingerprint_key)
+            .unwrap_or_else(crate::ephemeral_key),
+    );
     // One connection pins (on the relay's path), the other records (on its own thread).
     let recorder = path.as_ref().map(open).transpose()?;
     let pins = match store {
@@ -80,13 +88,23 @@ fn proxy(args: McpArgs) -> Result<u8, String> {
     };
     let log = match &args.log {
         Some(p) => {
-            let f = std::fs::OpenOptions::new().create(true).append(true).open(p).map_err(|e| format!("--log {}: {e}", p.display()))?;
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| format!("--log {}: {e}", p.display()))?;
             Some(Box::new(f) as Box<dyn std::io::Write>)
         }
         None => None,
     };
     let opts = Options {
-        session: args.session.unwrap_or_else(|| format!("mcp-{}-{}", cordon_store::time::now_ms(), std::process::id())),
+        session: args.session.unwrap_or_else(|| {
+            format!(
+                "mcp-{}-{}",
+                cordon_store::time::now_ms(),
+                std::process::id()
+            )
+        }),
         server_name: cordon_mcp::default_server_name(&args.server),
         flagged_results: match args.flagged_results {
             Flagged::Annotate => FlaggedResults::Annotate,

@@ -62,9 +62,17 @@ impl Sink for StoreSink {
 }
 
 fn load_policy(path: Option<&PathBuf>) -> Result<Policy, String> {
-    let Some(p) = path else { return Ok(Policy::default()) };
-    let src = std::fs::read_to_string(p).map_err(|e| format!("cannot read policy {}: {e}", p.display()))?;
-    Policy::from_toml(&src).map_err(|errs| errs.iter().map(|e| format!("{}: {e}", p.display())).collect::<Vec<_>>().join("\n"))
+    let Some(p) = path else {
+        return Ok(Policy::default());
+    };
+    let src = std::fs::read_to_string(p)
+        .map_err(|e| format!("cannot read policy {}: {e}", p.display()))?;
+    Policy::from_toml(&src).map_err(|errs| {
+        errs.iter()
+            .map(|e| format!("{}: {e}", p.display()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
@@ -97,9 +105,17 @@ fn go(args: RunArgs) -> Result<ExitCode, String> {
     };
     let sink: Option<Box<dyn Sink>> = match args.store {
         Some(p) => {
-            let p = if p.as_os_str().is_empty() { cordon_store::default_path() } else { p };
-            let store = cordon_store::Store::open(&p).map_err(|e| format!("episode store {}: {e}", p.display()))?;
-            Some(Box::new(StoreSink { store, failed: false }))
+            let p = if p.as_os_str().is_empty() {
+                cordon_store::default_path()
+            } else {
+                p
+            };
+            let store = cordon_store::Store::open(&p)
+                .map_err(|e| format!("episode store {}: {e}", p.display()))?;
+            Some(Box::new(StoreSink {
+                store,
+                failed: false,
+            }))
         }
         None => None,
     };
@@ -113,7 +129,11 @@ fn go(args: RunArgs) -> Result<ExitCode, String> {
         policy,
         mode,
         workspace,
-        attribution: Attribution { session: args.episode, call_id: args.call, host: None },
+        attribution: Attribution {
+            session: args.episode,
+            call_id: args.call,
+            host: None,
+        },
         jsonl,
         sink,
         verbose,
@@ -125,7 +145,11 @@ fn go(args: RunArgs) -> Result<ExitCode, String> {
             out.exit,
             out.summary.records,
             out.summary.findings.len(),
-            if out.missing.is_empty() { String::new() } else { format!(", degraded: {:?}", out.missing) }
+            if out.missing.is_empty() {
+                String::new()
+            } else {
+                format!(", degraded: {:?}", out.missing)
+            }
         );
     }
     Ok(match out.exit {
@@ -140,7 +164,10 @@ fn go(args: RunArgs) -> Result<ExitCode, String> {
 fn reraise(sig: i32) -> ExitCode {
     // SAFETY: resetting a disposition, raising a signal at ourselves.
     unsafe {
-        let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         libc::setrlimit(libc::RLIMIT_CORE, &none);
         libc::signal(sig, libc::SIG_DFL);
         let mut set: libc::sigset_t = std::mem::zeroed();

@@ -37,14 +37,21 @@ fn start(args: ServeArgs) -> Result<(), String> {
     let addr = resolve(&args.listen)?;
     let token = if args.no_auth {
         if !addr.ip().is_loopback() {
-            return Err(format!("--no-auth is only allowed on a loopback address, not {addr}"));
+            return Err(format!(
+                "--no-auth is only allowed on a loopback address, not {addr}"
+            ));
         }
         None
     } else {
         Some(token(args.token_file.as_ref())?)
     };
     let (mut engine, defs) = super::load_engine_with_tools(args.policy.as_ref(), false)?;
-    let mut store = args.store.map(super::store_path).map(|p| cordon_store::Store::open(&p)).transpose().map_err(|e| e.to_string())?;
+    let mut store = args
+        .store
+        .map(super::store_path)
+        .map(|p| cordon_store::Store::open(&p))
+        .transpose()
+        .map_err(|e| e.to_string())?;
     if let Some(store) = store.as_mut() {
         for (name, what) in super::tools::pin(store, &defs, false)? {
             engine.mark_changed(&name, what);
@@ -53,8 +60,14 @@ fn start(args: ServeArgs) -> Result<(), String> {
     let canaries = super::planted_canaries(store.as_ref())?;
     // The service's shared episode tracker borrows the engine for the life of the process.
     let engine = Box::leak(Box::new(engine));
-    let options = cordon_serve::Options { token, store, canaries };
-    cordon_serve::run(addr, engine, options, |bound| eprintln!("cordon: listening on http://{bound}"))
+    let options = cordon_serve::Options {
+        token,
+        store,
+        canaries,
+    };
+    cordon_serve::run(addr, engine, options, |bound| {
+        eprintln!("cordon: listening on http://{bound}")
+    })
 }
 
 fn resolve(listen: &str) -> Result<SocketAddr, String> {

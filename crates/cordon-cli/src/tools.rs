@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use cordon_engine::registry::{parse_tool_defs, ToolDef};
-use cordon_store::{Store, ToolDefinition};
 use cordon_mcp::pins::{describe_change, hash};
+use cordon_store::{Store, ToolDefinition};
 
 #[derive(clap::Subcommand)]
 pub enum ToolsCmd {
@@ -31,7 +31,14 @@ pub fn run(store: Option<PathBuf>, cmd: ToolsCmd) -> ExitCode {
     match result {
         Ok((n, changed)) => {
             for (name, what) in &changed {
-                println!("TOOL_DEFINITION_CHANGED {name}: {what}{}", if accept { " (accepted, pinned again)" } else { "" });
+                println!(
+                    "TOOL_DEFINITION_CHANGED {name}: {what}{}",
+                    if accept {
+                        " (accepted, pinned again)"
+                    } else {
+                        ""
+                    }
+                );
             }
             println!("{n} tool definitions, {} changed", changed.len());
             if changed.is_empty() || accept {
@@ -48,25 +55,43 @@ pub fn run(store: Option<PathBuf>, cmd: ToolsCmd) -> ExitCode {
 }
 
 pub fn read_defs(file: &Path) -> Result<Vec<ToolDef>, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read tool definitions {}: {e}", file.display()))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: invalid JSON: {e}", file.display()))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read tool definitions {}: {e}", file.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: invalid JSON: {e}", file.display()))?;
     parse_tool_defs(&v).map_err(|e| format!("{}: {e}", file.display()))
 }
 
 /// Pin new definitions; return those that differ from their pin (re-pinned when `accept`).
-pub fn pin(store: &mut Store, defs: &[ToolDef], accept: bool) -> Result<Vec<(String, String)>, String> {
+pub fn pin(
+    store: &mut Store,
+    defs: &[ToolDef],
+    accept: bool,
+) -> Result<Vec<(String, String)>, String> {
     let mut changed = Vec::new();
     for d in defs {
         let canonical = d.canonical();
         let hash = hash(&canonical);
         let pinned = store.tool_definition(&d.name).map_err(|e| e.to_string())?;
-        let fresh = ToolDefinition { name: d.name.clone(), schema: serde_json::from_str(&canonical).unwrap_or_default(), hash: hash.clone(), first_seen: cordon_store::time::format_ms(cordon_store::time::now_ms()) };
+        let fresh = ToolDefinition {
+            name: d.name.clone(),
+            schema: serde_json::from_str(&canonical).unwrap_or_default(),
+            hash: hash.clone(),
+            first_seen: cordon_store::time::format_ms(cordon_store::time::now_ms()),
+        };
         match pinned {
-            None => store.put_tool_definition(&fresh).map_err(|e| e.to_string())?,
+            None => store
+                .put_tool_definition(&fresh)
+                .map_err(|e| e.to_string())?,
             Some(p) if p.hash != hash => {
-                changed.push((d.name.clone(), describe_change(&p.schema, &fresh.schema, &p.hash, &hash)));
+                changed.push((
+                    d.name.clone(),
+                    describe_change(&p.schema, &fresh.schema, &p.hash, &hash),
+                ));
                 if accept {
-                    store.put_tool_definition(&fresh).map_err(|e| e.to_string())?;
+                    store
+                        .put_tool_definition(&fresh)
+                        .map_err(|e| e.to_string())?;
                 }
             }
             Some(_) => {}

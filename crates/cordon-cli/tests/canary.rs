@@ -42,32 +42,62 @@ fn plant_list_and_refuse_to_overwrite() {
     assert!(out.status.success(), "{}", stderr(&out));
     let home = home.canonicalize().unwrap();
     let printed = stdout(&out);
-    let files = [".aws/credentials", ".ssh/id_ed25519", ".env", ".kube/config", ".netrc"];
-    for (kind, file) in ["aws", "ssh", "dotenv", "kubeconfig", "netrc"].iter().zip(files) {
+    let files = [
+        ".aws/credentials",
+        ".ssh/id_ed25519",
+        ".env",
+        ".kube/config",
+        ".netrc",
+    ];
+    for (kind, file) in ["aws", "ssh", "dotenv", "kubeconfig", "netrc"]
+        .iter()
+        .zip(files)
+    {
         assert!(printed.contains(kind), "{printed}");
-        assert!(printed.contains(&home.join(file).display().to_string()), "{printed}");
+        assert!(
+            printed.contains(&home.join(file).display().to_string()),
+            "{printed}"
+        );
     }
 
     // Realistic shapes.
     let aws = read(&home.join(".aws/credentials"));
-    let key_id = aws.lines().find_map(|l| l.strip_prefix("aws_access_key_id = ")).unwrap();
+    let key_id = aws
+        .lines()
+        .find_map(|l| l.strip_prefix("aws_access_key_id = "))
+        .unwrap();
     assert!(key_id.starts_with("AKIA") && key_id.len() == 20, "{aws}");
-    let secret = aws.lines().find_map(|l| l.strip_prefix("aws_secret_access_key = ")).unwrap();
+    let secret = aws
+        .lines()
+        .find_map(|l| l.strip_prefix("aws_secret_access_key = "))
+        .unwrap();
     assert_eq!(secret.len(), 40);
     let key = read(&home.join(".ssh/id_ed25519"));
     assert!(
-        key.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ"),
+        key.starts_with(
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ"
+        ),
         "{key}"
     );
     assert!(key.ends_with("-----END OPENSSH PRIVATE KEY-----\n"));
     let env = read(&home.join(".env"));
-    for prefix in ["OPENAI_API_KEY=sk-proj-", "STRIPE_SECRET_KEY=sk_live_", "DATABASE_URL=postgres://app:"] {
+    for prefix in [
+        "OPENAI_API_KEY=sk-proj-",
+        "STRIPE_SECRET_KEY=sk_live_",
+        "DATABASE_URL=postgres://app:",
+    ] {
         assert!(env.contains(prefix), "{env}");
     }
     let kube = read(&home.join(".kube/config"));
-    assert!(kube.contains("kind: Config") && kube.contains("    token: eyJ"), "{kube}");
+    assert!(
+        kube.contains("kind: Config") && kube.contains("    token: eyJ"),
+        "{kube}"
+    );
     let netrc = read(&home.join(".netrc"));
-    assert!(netrc.starts_with("machine github.com\n  login deploy-bot\n  password ghp_"), "{netrc}");
+    assert!(
+        netrc.starts_with("machine github.com\n  login deploy-bot\n  password ghp_"),
+        "{netrc}"
+    );
     #[cfg(unix)]
     {
         for file in files {
@@ -82,7 +112,10 @@ fn plant_list_and_refuse_to_overwrite() {
     let listed = stdout(&out);
     assert_eq!(listed.lines().count(), 1 + files.len(), "{listed}");
     for file in files {
-        assert!(listed.contains(&home.join(file).display().to_string()), "{listed}");
+        assert!(
+            listed.contains(&home.join(file).display().to_string()),
+            "{listed}"
+        );
     }
     assert!(listed.contains(&key_id[..8]), "{listed}");
     for marker in [key_id, secret] {
@@ -93,7 +126,10 @@ fn plant_list_and_refuse_to_overwrite() {
     let out = canary(&store, &["plant", home.to_str().unwrap()]);
     assert_ne!(out.status.code(), Some(0));
     let err = stderr(&out);
-    assert!(err.contains("refusing to overwrite") && err.contains(".aws/credentials"), "{err}");
+    assert!(
+        err.contains("refusing to overwrite") && err.contains(".aws/credentials"),
+        "{err}"
+    );
     assert_eq!(read(&home.join(".aws/credentials")), aws);
     assert_eq!(stdout(&canary(&store, &["list"])), listed);
 }
@@ -103,20 +139,35 @@ fn chosen_kinds_and_bad_ones() {
     let tmp = tempfile::tempdir().unwrap();
     let (home, store) = (tmp.path().join("home"), tmp.path().join("cordon.db"));
 
-    let out = canary(&store, &["plant", "--kinds", "netrc,aws", home.to_str().unwrap()]);
+    let out = canary(
+        &store,
+        &["plant", "--kinds", "netrc,aws", home.to_str().unwrap()],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(home.join(".netrc").is_file() && home.join(".aws/credentials").is_file());
     assert!(!home.join(".env").exists() && !home.join(".ssh").exists());
 
     // A kind nobody knows is a usage error (3), before anything is written.
-    let out = canary(&store, &["plant", "--kinds", "aws,ftp", tmp.path().join("other").to_str().unwrap()]);
+    let out = canary(
+        &store,
+        &[
+            "plant",
+            "--kinds",
+            "aws,ftp",
+            tmp.path().join("other").to_str().unwrap(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("ftp"));
     assert!(!tmp.path().join("other").exists());
 
     // `--store` after the action works too; a missing store lists nothing and is not created.
     let missing = tmp.path().join("none.db");
-    let out = Command::new(BIN).args(["canary", "list", "--store"]).arg(&missing).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["canary", "list", "--store"])
+        .arg(&missing)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("no canaries recorded"));
     assert!(!missing.exists());

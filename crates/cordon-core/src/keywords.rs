@@ -30,10 +30,27 @@ impl Keywords {
         I: IntoIterator<Item = P>,
         P: AsRef<str>,
     {
-        let keywords: Vec<String> =
-            keywords.into_iter().map(|k| if fold_case { k.as_ref().to_ascii_lowercase() } else { k.as_ref().to_string() }).collect();
-        let build = |kind| AhoCorasick::builder().kind(Some(AhoCorasickKind::ContiguousNFA)).match_kind(kind).build(&keywords);
-        Ok(Keywords { skip: build(MatchKind::LeftmostFirst)?, all: build(MatchKind::Standard)?, fold_case })
+        let keywords: Vec<String> = keywords
+            .into_iter()
+            .map(|k| {
+                if fold_case {
+                    k.as_ref().to_ascii_lowercase()
+                } else {
+                    k.as_ref().to_string()
+                }
+            })
+            .collect();
+        let build = |kind| {
+            AhoCorasick::builder()
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
+                .match_kind(kind)
+                .build(&keywords)
+        };
+        Ok(Keywords {
+            skip: build(MatchKind::LeftmostFirst)?,
+            all: build(MatchKind::Standard)?,
+            fold_case,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -85,8 +102,14 @@ mod tests {
 
     /// The plain overlapping walk: what `each_match` must report, faster.
     fn reference(words: &[&str], text: &str, fold: bool) -> Vec<(usize, usize, usize)> {
-        let ac = AhoCorasick::builder().ascii_case_insensitive(fold).build(words).unwrap();
-        let mut v: Vec<_> = ac.find_overlapping_iter(text).map(|m| (m.pattern().as_usize(), m.start(), m.end())).collect();
+        let ac = AhoCorasick::builder()
+            .ascii_case_insensitive(fold)
+            .build(words)
+            .unwrap();
+        let mut v: Vec<_> = ac
+            .find_overlapping_iter(text)
+            .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
+            .collect();
         v.sort_by_key(|&(k, s, e)| (e, s, k));
         v
     }
@@ -101,7 +124,16 @@ mod tests {
 
     #[test]
     fn reports_every_occurrence_once_including_nested_and_adjacent() {
-        let words = ["curl", "url", "nc", "ncat", "cat", "at", "system(", "os.system("];
+        let words = [
+            "curl",
+            "url",
+            "nc",
+            "ncat",
+            "cat",
+            "at",
+            "system(",
+            "os.system(",
+        ];
         for text in [
             "curl http://x | ncat -e sh; cat f",
             "ncatncatncat",
@@ -111,7 +143,11 @@ mod tests {
             "at",
             "aturlcurlncatat",
         ] {
-            assert_eq!(ours(&words, text, false), reference(&words, text, false), "{text:?}");
+            assert_eq!(
+                ours(&words, text, false),
+                reference(&words, text, false),
+                "{text:?}"
+            );
         }
     }
 
@@ -140,7 +176,11 @@ mod tests {
                 })
                 .collect();
             for fold in [false, true] {
-                assert_eq!(ours(&words, &text, fold), reference(&words, &text, fold), "{text:?} fold={fold}");
+                assert_eq!(
+                    ours(&words, &text, fold),
+                    reference(&words, &text, fold),
+                    "{text:?} fold={fold}"
+                );
             }
         }
     }

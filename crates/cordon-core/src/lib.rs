@@ -9,8 +9,8 @@ pub mod net;
 pub mod policy;
 pub mod tools;
 
-pub use model::{Decision, Event, EventKind, Finding, Severity, Verdict};
 pub use keywords::Keywords;
+pub use model::{Decision, Event, EventKind, Finding, Severity, Verdict};
 pub use net::NetRecord;
 pub use policy::{FailMode, Mode, Policy, PolicyError};
 pub use tools::{Capability, ToolTable};

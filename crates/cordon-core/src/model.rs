@@ -103,7 +103,8 @@ impl Event {
     /// Parse one contract line. The error names what is wrong; the id is
     /// recovered when the line is JSON but not a valid event.
     pub fn from_json_line(line: &str) -> Result<Event, (Option<Value>, String)> {
-        let value: Value = serde_json::from_str(line).map_err(|e| (None, format!("invalid JSON: {e}")))?;
+        let value: Value =
+            serde_json::from_str(line).map_err(|e| (None, format!("invalid JSON: {e}")))?;
         let id = value.get("id").cloned();
         let Value::Object(ref obj) = value else {
             return Err((None, "event is not a JSON object".into()));
@@ -118,7 +119,8 @@ impl Event {
                 return Err((id, "field `input` must be an object".into()));
             }
         }
-        let event: Event = serde_json::from_value(value).map_err(|e| (id.clone(), format!("invalid event: {e}")))?;
+        let event: Event = serde_json::from_value(value)
+            .map_err(|e| (id.clone(), format!("invalid event: {e}")))?;
         if event.kind == EventKind::Call && event.input.is_null() {
             return Err((id, "call event lacks field `input`".into()));
         }
@@ -160,19 +162,32 @@ pub struct Verdict {
 
 impl Verdict {
     pub fn error(id: Option<Value>, error: String, line: Option<usize>) -> Verdict {
-        Verdict { id, decision: Decision::Error, severity: None, findings: Vec::new(), error: Some(error), line }
+        Verdict {
+            id,
+            decision: Decision::Error,
+            severity: None,
+            findings: Vec::new(),
+            error: Some(error),
+            line,
+        }
     }
 
     /// The contract's JSON form: `severity` is `none` when nothing was found.
     pub fn to_contract_json(&self) -> Value {
         let mut out = serde_json::Map::new();
         out.insert("id".into(), self.id.clone().unwrap_or(Value::Null));
-        out.insert("decision".into(), serde_json::to_value(self.decision).unwrap_or(Value::Null));
+        out.insert(
+            "decision".into(),
+            serde_json::to_value(self.decision).unwrap_or(Value::Null),
+        );
         out.insert(
             "severity".into(),
             Value::String(self.severity.map(|s| s.as_str()).unwrap_or("none").into()),
         );
-        out.insert("findings".into(), serde_json::to_value(&self.findings).unwrap_or(Value::Array(vec![])));
+        out.insert(
+            "findings".into(),
+            serde_json::to_value(&self.findings).unwrap_or(Value::Array(vec![])),
+        );
         if let Some(e) = &self.error {
             out.insert("error".into(), Value::String(e.clone()));
         }
@@ -189,19 +204,31 @@ mod tests {
 
     #[test]
     fn bad_lines_name_the_problem_and_keep_the_id() {
-        assert!(Event::from_json_line("{nope").unwrap_err().1.contains("invalid JSON"));
+        assert!(Event::from_json_line("{nope")
+            .unwrap_err()
+            .1
+            .contains("invalid JSON"));
         let (id, msg) = Event::from_json_line(r#"{"id":"x","input":{}}"#).unwrap_err();
         assert_eq!(id, Some(Value::String("x".into())));
         assert!(msg.contains("tool"));
-        let (_, msg) = Event::from_json_line(r#"{"id":"x","tool":"bash","input":"ls"}"#).unwrap_err();
+        let (_, msg) =
+            Event::from_json_line(r#"{"id":"x","tool":"bash","input":"ls"}"#).unwrap_err();
         assert!(msg.contains("input"));
-        let (_, msg) = Event::from_json_line(r#"{"id":"x","type":"result","tool":"bash"}"#).unwrap_err();
+        let (_, msg) =
+            Event::from_json_line(r#"{"id":"x","type":"result","tool":"bash"}"#).unwrap_err();
         assert!(msg.contains("output"));
     }
 
     #[test]
     fn verdict_json_says_none_without_findings() {
-        let v = Verdict { id: Some("a".into()), decision: Decision::Allow, severity: None, findings: vec![], error: None, line: None };
+        let v = Verdict {
+            id: Some("a".into()),
+            decision: Decision::Allow,
+            severity: None,
+            findings: vec![],
+            error: None,
+            line: None,
+        };
         let j = v.to_contract_json();
         assert_eq!(j["severity"], "none");
         assert_eq!(j["decision"], "allow");

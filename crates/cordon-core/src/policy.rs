@@ -63,7 +63,11 @@ fn default_unknown_severity() -> Severity {
 
 impl Default for RegistryPolicy {
     fn default() -> Self {
-        RegistryPolicy { tools: Vec::new(), unknown_severity: default_unknown_severity(), import: Vec::new() }
+        RegistryPolicy {
+            tools: Vec::new(),
+            unknown_severity: default_unknown_severity(),
+            import: Vec::new(),
+        }
     }
 }
 
@@ -184,7 +188,10 @@ fn default_max_depth() -> usize {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_input_bytes: default_max_input(), max_depth: default_max_depth() }
+        Limits {
+            max_input_bytes: default_max_input(),
+            max_depth: default_max_depth(),
+        }
     }
 }
 
@@ -323,13 +330,21 @@ fn sandbox_entry_error(e: &str) -> Option<String> {
     }
     match cordon_net::Cidr::parse(e) {
         Ok(_) => return None,
-        Err(cordon_net::CidrError::Address) if e.contains('/') => return Some(format!("`{e}`: CIDR address is not an IP")),
-        Err(cordon_net::CidrError::PrefixLength) => return Some(format!("`{e}`: bad CIDR prefix length")),
+        Err(cordon_net::CidrError::Address) if e.contains('/') => {
+            return Some(format!("`{e}`: CIDR address is not an IP"))
+        }
+        Err(cordon_net::CidrError::PrefixLength) => {
+            return Some(format!("`{e}`: bad CIDR prefix length"))
+        }
         Err(cordon_net::CidrError::Address) => {} // a name or a glob
     }
     let name = e.strip_prefix("*.").unwrap_or(e);
     let ok = !name.is_empty()
-        && name.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
     (!ok).then(|| format!("`{e}`: not a host name, *.domain glob, IP or CIDR"))
 }
 
@@ -346,7 +361,11 @@ impl PolicyError {
         let before = &src[..offset.min(src.len())];
         let line = before.matches('\n').count() + 1;
         let column = before.rfind('\n').map(|p| offset - p).unwrap_or(offset + 1);
-        PolicyError { line, column, message }
+        PolicyError {
+            line,
+            column,
+            message,
+        }
     }
 }
 
@@ -366,7 +385,11 @@ impl Policy {
         let mut errors = Vec::new();
         let locate = |needle: &str| src.find(needle).unwrap_or(0);
         if file.version != 1 {
-            errors.push(PolicyError::at(src, locate("version"), format!("unsupported policy version {}, expected 1", file.version)));
+            errors.push(PolicyError::at(
+                src,
+                locate("version"),
+                format!("unsupported policy version {}, expected 1", file.version),
+            ));
         }
         let mut tools = ToolTable::default();
         for (name, cap) in &file.tools {
@@ -382,14 +405,22 @@ impl Policy {
         for (id, o) in &file.rules.overrides {
             if let Some(c) = o.confidence {
                 if !(0.0..=1.0).contains(&c) {
-                    errors.push(PolicyError::at(src, locate(id), format!("rule `{id}`: confidence {c} is not in [0, 1]")));
+                    errors.push(PolicyError::at(
+                        src,
+                        locate(id),
+                        format!("rule `{id}`: confidence {c} is not in [0, 1]"),
+                    ));
                 }
             }
         }
         let sb = &file.sandbox;
         for e in sb.allow.iter().chain(&sb.deny) {
             if let Some(why) = sandbox_entry_error(e) {
-                errors.push(PolicyError::at(src, locate(&format!("\"{e}\"")), format!("[sandbox]: {why}")));
+                errors.push(PolicyError::at(
+                    src,
+                    locate(&format!("\"{e}\"")),
+                    format!("[sandbox]: {why}"),
+                ));
             }
         }
         for (name, addrs) in &sb.hosts {
@@ -399,15 +430,34 @@ impl Policy {
             };
             if given == 0 || addrs.addrs().len() != given {
                 // The key at the start of a line (bare or quoted), not the name anywhere.
-                let at = [format!("\n{name}"), format!("\n\"{name}\"")].iter().filter_map(|k| src.find(k.as_str())).min().map_or(0, |i| i + 1);
-                errors.push(PolicyError::at(src, at, format!("[sandbox.hosts] `{name}`: every value must be an IP address")));
+                let at = [format!("\n{name}"), format!("\n\"{name}\"")]
+                    .iter()
+                    .filter_map(|k| src.find(k.as_str()))
+                    .min()
+                    .map_or(0, |i| i + 1);
+                errors.push(PolicyError::at(
+                    src,
+                    at,
+                    format!("[sandbox.hosts] `{name}`: every value must be an IP address"),
+                ));
             }
         }
         if !(sb.cpu_threshold > 0.0 && sb.cpu_threshold <= 1.0) {
-            errors.push(PolicyError::at(src, locate("cpu_threshold"), format!("[sandbox] cpu_threshold {} is not in (0, 1]", sb.cpu_threshold)));
+            errors.push(PolicyError::at(
+                src,
+                locate("cpu_threshold"),
+                format!(
+                    "[sandbox] cpu_threshold {} is not in (0, 1]",
+                    sb.cpu_threshold
+                ),
+            ));
         }
         if sb.scan_threshold < 2 {
-            errors.push(PolicyError::at(src, locate("scan_threshold"), "[sandbox] scan_threshold must be at least 2".into()));
+            errors.push(PolicyError::at(
+                src,
+                locate("scan_threshold"),
+                "[sandbox] scan_threshold must be at least 2".into(),
+            ));
         }
         if !errors.is_empty() {
             return Err(errors);
@@ -436,12 +486,16 @@ impl Policy {
     pub fn profile_for(&self, task: Option<&str>) -> Option<(&str, &Profile)> {
         let task = task?.to_ascii_lowercase();
         let exact = self.profiles.iter().find(|(name, p)| {
-            name.eq_ignore_ascii_case(&task) || p.tasks.iter().any(|t| t.eq_ignore_ascii_case(&task))
+            name.eq_ignore_ascii_case(&task)
+                || p.tasks.iter().any(|t| t.eq_ignore_ascii_case(&task))
         });
         exact
             .or_else(|| {
                 self.profiles.iter().find(|(_, p)| {
-                    p.tasks.iter().any(|t| task.split(|c: char| !c.is_alphanumeric()).any(|w| w.eq_ignore_ascii_case(t)))
+                    p.tasks.iter().any(|t| {
+                        task.split(|c: char| !c.is_alphanumeric())
+                            .any(|w| w.eq_ignore_ascii_case(t))
+                    })
                 })
             })
             .map(|(n, p)| (n.as_str(), p))
@@ -462,15 +516,26 @@ mod tests {
 
     #[test]
     fn monitor_mode_fails_open_unless_told() {
-        assert_eq!(Policy::from_toml("mode = \"monitor\"").unwrap().fail, FailMode::Open);
-        assert_eq!(Policy::from_toml("mode = \"monitor\"\nfail = \"closed\"").unwrap().fail, FailMode::Closed);
+        assert_eq!(
+            Policy::from_toml("mode = \"monitor\"").unwrap().fail,
+            FailMode::Open
+        );
+        assert_eq!(
+            Policy::from_toml("mode = \"monitor\"\nfail = \"closed\"")
+                .unwrap()
+                .fail,
+            FailMode::Closed
+        );
     }
 
     #[test]
     fn errors_name_their_line() {
         let err = Policy::from_toml("mode = \"block\"\n\nblock_on = [\"severe\"]\n").unwrap_err();
         assert_eq!(err[0].line, 3, "{err:?}");
-        assert!(err[0].message.contains("severe") || err[0].message.contains("variant"), "{err:?}");
+        assert!(
+            err[0].message.contains("severe") || err[0].message.contains("variant"),
+            "{err:?}"
+        );
         let err = Policy::from_toml("mode = \"block\"\nunknown_key = 1\n").unwrap_err();
         assert_eq!(err[0].line, 2);
         let err = Policy::from_toml("[tools]\nmy_tool = \"teleport\"\n").unwrap_err();
@@ -488,9 +553,11 @@ mod tests {
         assert_eq!(p.sandbox.ports, vec![8000]);
         assert_eq!(p.sandbox.hosts["two.test"].addrs().len(), 2);
         assert_eq!(Policy::default().sandbox.ports, vec![80, 443, 22, 9418]);
-        let err = Policy::from_toml("[sandbox]\nmode = \"block\"\nallow = [\"10.0.0.0/40\"]\n").unwrap_err();
+        let err = Policy::from_toml("[sandbox]\nmode = \"block\"\nallow = [\"10.0.0.0/40\"]\n")
+            .unwrap_err();
         assert_eq!(err[0].line, 3, "{err:?}");
-        let err = Policy::from_toml("[sandbox]\n\n[sandbox.hosts]\nx = \"not-an-ip\"\n").unwrap_err();
+        let err =
+            Policy::from_toml("[sandbox]\n\n[sandbox.hosts]\nx = \"not-an-ip\"\n").unwrap_err();
         assert_eq!(err[0].line, 4, "{err:?}");
         let err = Policy::from_toml("[sandbox]\non_missing = \"maybe\"\n").unwrap_err();
         assert_eq!(err[0].line, 2, "{err:?}");
@@ -500,9 +567,15 @@ mod tests {
 
     #[test]
     fn profiles_select_by_task_type_or_word() {
-        let p = Policy::from_toml("[profiles.devops]\ntasks = [\"infra\"]\nblock_on = [\"critical\"]\n").unwrap();
+        let p = Policy::from_toml(
+            "[profiles.devops]\ntasks = [\"infra\"]\nblock_on = [\"critical\"]\n",
+        )
+        .unwrap();
         assert_eq!(p.profile_for(Some("devops")).unwrap().0, "devops");
-        assert_eq!(p.profile_for(Some("fix the infra pipeline")).unwrap().0, "devops");
+        assert_eq!(
+            p.profile_for(Some("fix the infra pipeline")).unwrap().0,
+            "devops"
+        );
         assert!(p.profile_for(Some("coding")).is_none());
         assert!(p.profile_for(None).is_none());
     }

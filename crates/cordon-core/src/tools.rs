@@ -93,7 +93,9 @@ pub struct ToolTable {
 
 impl Default for ToolTable {
     fn default() -> Self {
-        ToolTable { map: BUILTIN.iter().map(|(n, c)| (n.to_string(), *c)).collect() }
+        ToolTable {
+            map: BUILTIN.iter().map(|(n, c)| (n.to_string(), *c)).collect(),
+        }
     }
 }
 
@@ -124,7 +126,15 @@ mod tests {
     #[test]
     fn common_framework_names_map_to_capabilities() {
         let t = ToolTable::default();
-        for n in ["bash", "Bash", "shell", "run_shell_command", "execute_command", "terminal", "exec"] {
+        for n in [
+            "bash",
+            "Bash",
+            "shell",
+            "run_shell_command",
+            "execute_command",
+            "terminal",
+            "exec",
+        ] {
             assert_eq!(t.capability(n), Capability::Shell, "{n}");
         }
         for n in ["http_request", "WebFetch", "fetch"] {

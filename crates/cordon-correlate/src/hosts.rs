@@ -93,7 +93,9 @@ impl Cidr {
     pub fn parse(s: &str) -> Result<Cidr, String> {
         match cordon_net::Cidr::parse(s) {
             Ok(c) => Ok(Cidr(c.unmapped())),
-            Err(cordon_net::CidrError::Address) => Err(format!("{s:?} is not an address or network")),
+            Err(cordon_net::CidrError::Address) => {
+                Err(format!("{s:?} is not an address or network"))
+            }
             Err(cordon_net::CidrError::PrefixLength) => Err(format!("{s:?}: bad prefix length")),
         }
     }
@@ -101,13 +103,16 @@ impl Cidr {
     /// `ip` as a record writes it (an IPv6 zone, `%eth0`, is ignored).
     pub fn contains(&self, ip: &str) -> bool {
         let bare = ip.split_once('%').map_or(ip, |(a, _)| a);
-        let Ok(ip) = bare.parse::<IpAddr>() else { return false };
+        let Ok(ip) = bare.parse::<IpAddr>() else {
+            return false;
+        };
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
             v4 => v4,
         };
         // An IPv6 network that spans the mapped block (`::/0`) holds IPv4 too.
-        self.0.contains(ip) || matches!(ip, IpAddr::V4(v4) if self.0.contains(IpAddr::V6(v4.to_ipv6_mapped())))
+        self.0.contains(ip)
+            || matches!(ip, IpAddr::V4(v4) if self.0.contains(IpAddr::V6(v4.to_ipv6_mapped())))
     }
 }
 

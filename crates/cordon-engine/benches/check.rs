@@ -18,7 +18,9 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("check");
     for (name, cmd) in &cases {
         let ev = Event::shell(cmd);
-        g.bench_function(*name, |b| b.iter(|| black_box(engine.check(black_box(&ev)))));
+        g.bench_function(*name, |b| {
+            b.iter(|| black_box(engine.check(black_box(&ev))))
+        });
     }
     g.finish();
 }

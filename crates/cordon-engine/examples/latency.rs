@@ -22,14 +22,21 @@ fn main() {
     for path in std::env::args().skip(1) {
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         for line in text.lines() {
-            let Ok(ev) = Event::from_json_line(line) else { continue };
-            let Some(cmd) = cordon_engine::shell_text(&ev.input) else { continue };
+            let Ok(ev) = Event::from_json_line(line) else {
+                continue;
+            };
+            let Some(cmd) = cordon_engine::shell_text(&ev.input) else {
+                continue;
+            };
             if cmd.len() <= 1024 {
                 lines.push((line.to_string(), ev));
             }
         }
     }
-    assert!(!lines.is_empty(), "give JSONL corpus files with shell calls");
+    assert!(
+        !lines.is_empty(),
+        "give JSONL corpus files with shell calls"
+    );
     // One warm-up round: regexes compile lazily on first use.
     for (_, ev) in &lines {
         std::hint::black_box(engine.check(ev));
@@ -47,7 +54,11 @@ fn main() {
         }
     }
     if std::env::var_os("SLOWEST").is_some() {
-        let mut per: Vec<(u128, &str)> = lines.iter().enumerate().map(|(i, (l, _))| (check[i], l.as_str())).collect();
+        let mut per: Vec<(u128, &str)> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, (l, _))| (check[i], l.as_str()))
+            .collect();
         per.sort_unstable_by(|a, b| b.0.cmp(&a.0));
         for (t, l) in per.iter().take(12) {
             println!("{:>8.1} us  {}", *t as f64 / 1e3, &l[..l.len().min(160)]);
@@ -55,17 +66,38 @@ fn main() {
     }
     // The tail to profile: the slowest 2% of calls, as JSONL.
     if let Some(out) = std::env::var_os("SLOWEST_OUT") {
-        let mut per: Vec<(u128, &str)> = lines.iter().enumerate().map(|(i, (l, _))| (check[i], l.as_str())).collect();
+        let mut per: Vec<(u128, &str)> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, (l, _))| (check[i], l.as_str()))
+            .collect();
         per.sort_unstable_by(|a, b| b.0.cmp(&a.0));
         let tail: Vec<&str> = per.iter().take(lines.len() / 50).map(|(_, l)| *l).collect();
         std::fs::write(out, tail.join("\n") + "\n").expect("write SLOWEST_OUT");
     }
     check.sort_unstable();
     base.sort_unstable();
-    let (c50, c99, cmax) = (percentile(&check, 0.5), percentile(&check, 0.99), *check.last().unwrap());
+    let (c50, c99, cmax) = (
+        percentile(&check, 0.5),
+        percentile(&check, 0.99),
+        *check.last().unwrap(),
+    );
     let (b50, b99) = (percentile(&base, 0.5), percentile(&base, 0.99));
     println!("{} shell calls <= 1 KB, {} rounds", lines.len(), rounds);
-    println!("check:          p50 {:>7.2} us  p99 {:>7.2} us  max {:>8.2} us", c50 as f64 / 1e3, c99 as f64 / 1e3, cmax as f64 / 1e3);
-    println!("baseline (JSON): p50 {:>7.2} us  p99 {:>7.2} us", b50 as f64 / 1e3, b99 as f64 / 1e3);
-    println!("ratio check/baseline: p50 {:.1}x  p99 {:.1}x", c50 as f64 / b50 as f64, c99 as f64 / b99 as f64);
+    println!(
+        "check:          p50 {:>7.2} us  p99 {:>7.2} us  max {:>8.2} us",
+        c50 as f64 / 1e3,
+        c99 as f64 / 1e3,
+        cmax as f64 / 1e3
+    );
+    println!(
+        "baseline (JSON): p50 {:>7.2} us  p99 {:>7.2} us",
+        b50 as f64 / 1e3,
+        b99 as f64 / 1e3
+    );
+    println!(
+        "ratio check/baseline: p50 {:.1}x  p99 {:.1}x",
+        c50 as f64 / b50 as f64,
+        c99 as f64 / b99 as f64
+    );
 }

@@ -56,22 +56,51 @@ impl Engine {
     }
 
     fn build(policy: Policy, check: bool) -> Result<Engine, EngineError> {
-        let overrides = Overrides { disable: policy.rules.disable.clone(), changes: policy.rules.overrides.clone() };
+        let overrides = Overrides {
+            disable: policy.rules.disable.clone(),
+            changes: policy.rules.overrides.clone(),
+        };
         // Checked builds (policy check, tests) load the pack with its examples.
-        let source = if check { rules::PackSource::WithExamples } else { rules::PackSource::Compact };
+        let source = if check {
+            rules::PackSource::WithExamples
+        } else {
+            rules::PackSource::Compact
+        };
         let rules = RuleSet::compile(source, &policy.rules.add, &overrides, check)?;
         let e = &policy.egress;
-        let egress = Egress::new(&e.allow, &e.deny, !e.replace_defaults).map_err(EngineError::Egress)?;
+        let egress =
+            Egress::new(&e.allow, &e.deny, !e.replace_defaults).map_err(EngineError::Egress)?;
         let mut profile_egress = Vec::new();
         for (name, p) in &policy.profiles {
             if !p.egress_allow.is_empty() {
-                let allow: Vec<String> = e.allow.iter().chain(p.egress_allow.iter()).cloned().collect();
-                profile_egress.push((name.clone(), Egress::new(&allow, &e.deny, !e.replace_defaults).map_err(EngineError::Egress)?));
+                let allow: Vec<String> = e
+                    .allow
+                    .iter()
+                    .chain(p.egress_allow.iter())
+                    .cloned()
+                    .collect();
+                profile_egress.push((
+                    name.clone(),
+                    Egress::new(&allow, &e.deny, !e.replace_defaults)
+                        .map_err(EngineError::Egress)?,
+                ));
             }
         }
         let registry = policy.registry.tools.iter().cloned().collect();
-        let limits = Limits { max_depth: policy.limits.max_depth, ..Limits::default() };
-        Ok(Engine { policy, rules, egress, profile_egress, registry, schemas: registry::Registry::default(), changed: HashMap::new(), limits })
+        let limits = Limits {
+            max_depth: policy.limits.max_depth,
+            ..Limits::default()
+        };
+        Ok(Engine {
+            policy,
+            rules,
+            egress,
+            profile_egress,
+            registry,
+            schemas: registry::Registry::default(),
+            changed: HashMap::new(),
+            limits,
+        })
     }
 
     /// Register tools with their JSON Schemas: calls to other tools raise
@@ -106,7 +135,11 @@ impl Engine {
 
     /// Like `check`, knowing files earlier calls of the episode wrote (path →
     /// content): a shell call that runs one of them is checked with its content.
-    pub fn check_with_files(&self, event: &Event, files: Option<&HashMap<String, String>>) -> Verdict {
+    pub fn check_with_files(
+        &self,
+        event: &Event,
+        files: Option<&HashMap<String, String>>,
+    ) -> Verdict {
         match catch_unwind(AssertUnwindSafe(|| self.check_inner(event, files))) {
             Ok(v) => v,
             Err(_) => self.internal_error(event),
@@ -128,7 +161,11 @@ impl Engine {
         let block = self.policy.fail == FailMode::Closed && event.kind == EventKind::Call;
         Verdict {
             id: event.id.clone(),
-            decision: if block { Decision::Block } else { Decision::Warn },
+            decision: if block {
+                Decision::Block
+            } else {
+                Decision::Warn
+            },
             severity: Some(Severity::Critical),
             findings: vec![finding],
             error: Some("internal error while checking this event".into()),
@@ -139,13 +176,25 @@ impl Engine {
     fn check_inner(&self, event: &Event, files: Option<&HashMap<String, String>>) -> Verdict {
         let profile = self.policy.profile_for(event.task.as_deref());
         let egress = profile
-            .and_then(|(name, _)| self.profile_egress.iter().find(|(n, _)| n == name).map(|(_, e)| e))
+            .and_then(|(name, _)| {
+                self.profile_egress
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, e)| e)
+            })
             .unwrap_or(&self.egress);
         let mut findings = Vec::new();
         if event.kind == EventKind::Call {
             self.inspect_call(event, egress, files, &mut findings);
         }
-        let mut verdict = Verdict { id: event.id.clone(), decision: Decision::Allow, severity: None, findings, error: None, line: None };
+        let mut verdict = Verdict {
+            id: event.id.clone(),
+            decision: Decision::Allow,
+            severity: None,
+            findings,
+            error: None,
+            line: None,
+        };
         self.decide(event, &mut verdict);
         verdict
     }
@@ -173,25 +222,52 @@ impl Engine {
         if let Some((_, p)) = profile {
             findings.retain(|f: &Finding| !p.disable.iter().any(|d| d == &f.rule || d == &f.kind));
         }
-        findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.confidence.total_cmp(&a.confidence)));
+        findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(b.confidence.total_cmp(&a.confidence))
+        });
         let severity = findings.iter().map(|f| f.severity).max();
-        let mode = profile.and_then(|(_, p)| p.mode).unwrap_or(self.policy.mode);
-        let block_on = profile.and_then(|(_, p)| p.block_on.as_ref()).unwrap_or(&self.policy.block_on);
+        let mode = profile
+            .and_then(|(_, p)| p.mode)
+            .unwrap_or(self.policy.mode);
+        let block_on = profile
+            .and_then(|(_, p)| p.block_on.as_ref())
+            .unwrap_or(&self.policy.block_on);
         verdict.severity = severity;
         verdict.decision = match severity {
             None => Decision::Allow,
-            Some(_) if mode == Mode::Block && event.kind == EventKind::Call && findings.iter().any(|f| block_on.contains(&f.severity)) => Decision::Block,
+            Some(_)
+                if mode == Mode::Block
+                    && event.kind == EventKind::Call
+                    && findings.iter().any(|f| block_on.contains(&f.severity)) =>
+            {
+                Decision::Block
+            }
             Some(_) => Decision::Warn,
         };
     }
 
-    fn inspect_call(&self, event: &Event, egress: &Egress, files: Option<&HashMap<String, String>>, findings: &mut Vec<Finding>) {
+    fn inspect_call(
+        &self,
+        event: &Event,
+        egress: &Egress,
+        files: Option<&HashMap<String, String>>,
+        findings: &mut Vec<Finding>,
+    ) {
         if !self.registry.is_empty() && !self.registry.contains(&event.tool) {
-            findings.push(registry::unknown_tool_finding(&event.tool, self.policy.registry.unknown_severity, "the policy's tool registry"));
+            findings.push(registry::unknown_tool_finding(
+                &event.tool,
+                self.policy.registry.unknown_severity,
+                "the policy's tool registry",
+            ));
         }
         self.schemas.check(&event.tool, &event.input, findings);
         if let Some(what) = self.changed.get(&event.tool) {
-            findings.push(registry::definition_changed_finding(&format!("the definition of `{}`", event.tool), what));
+            findings.push(registry::definition_changed_finding(
+                &format!("the definition of `{}`", event.tool),
+                what,
+            ));
         }
         let cap = self.policy.tools.capability(&event.tool);
         let input = &event.input;
@@ -206,7 +282,11 @@ impl Engine {
             Capability::FileWrite => self.inspect_file(input, Scope::FileWrite, egress, findings),
             Capability::Message | Capability::Other => {
                 // A renamed or unknown tool still gets its shell- and URL-shaped arguments checked.
-                if let Some(cmd) = input.get("command").or_else(|| input.get("cmd")).and_then(Value::as_str) {
+                if let Some(cmd) = input
+                    .get("command")
+                    .or_else(|| input.get("cmd"))
+                    .and_then(Value::as_str)
+                {
                     self.inspect_shell(cmd, egress, findings);
                 }
                 if url_of(input).is_some() {
@@ -221,7 +301,13 @@ impl Engine {
         self.inspect_shell_with(command, egress, None, findings)
     }
 
-    fn inspect_shell_with(&self, command: &str, egress: &Egress, files: Option<&HashMap<String, String>>, findings: &mut Vec<Finding>) {
+    fn inspect_shell_with(
+        &self,
+        command: &str,
+        egress: &Egress,
+        files: Option<&HashMap<String, String>>,
+        findings: &mut Vec<Finding>,
+    ) {
         let max = self.policy.limits.max_input_bytes;
         let cut = cordon_shell::floor_char_boundary(command, max);
         let text = &command[..cut];
@@ -233,13 +319,22 @@ impl Engine {
             analysis.signals.push(cordon_shell::Signal {
                 kind: cordon_shell::SignalKind::Truncated,
                 span: (cut, command.len()),
-                detail: format!("input of {} bytes analysed on its first {cut}", command.len()),
+                detail: format!(
+                    "input of {} bytes analysed on its first {cut}",
+                    command.len()
+                ),
             });
         }
         self.match_analysis(&analysis, text, egress, findings);
     }
 
-    fn match_analysis(&self, analysis: &Analysis, text: &str, egress: &Egress, findings: &mut Vec<Finding>) {
+    fn match_analysis(
+        &self,
+        analysis: &Analysis,
+        text: &str,
+        egress: &Egress,
+        findings: &mut Vec<Finding>,
+    ) {
         let view = ShellView::new(analysis, egress, &self.rules);
         let mut hits: Vec<Hit> = Vec::new();
         view.command_hits(&self.rules, &mut hits);
@@ -251,7 +346,11 @@ impl Engine {
             }
         }
         // Text built by expansion (`x=stratum; ... ${x}+tcp://`) is matched as it will run.
-        for c in analysis.commands.iter().filter(|c| c.expanded || c.name_built) {
+        for c in analysis
+            .commands
+            .iter()
+            .filter(|c| c.expanded || c.name_built)
+        {
             matcher::text_hits(&self.rules, &c.argv.join(" "), Some(c.span), &mut hits);
         }
         for h in hits {
@@ -282,20 +381,62 @@ impl Engine {
 
     fn inspect_http(&self, input: &Value, egress: &Egress, findings: &mut Vec<Finding>) {
         let Some(url) = url_of(input) else { return };
-        let method = input.get("method").and_then(Value::as_str).unwrap_or("GET").to_ascii_uppercase();
-        let body = ["body", "data", "json", "content", "payload"].iter().find_map(|k| input.get(*k)).map(|v| match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        });
+        let method = input
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or("GET")
+            .to_ascii_uppercase();
+        let body = ["body", "data", "json", "content", "payload"]
+            .iter()
+            .find_map(|k| input.get(*k))
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
         let dests = cordon_net::extract(url, true);
-        self.match_io(Scope::Http, url, body.as_deref(), Some(&method), &dests, egress, findings);
+        self.match_io(
+            Scope::Http,
+            url,
+            body.as_deref(),
+            Some(&method),
+            &dests,
+            egress,
+            findings,
+        );
     }
 
-    fn inspect_file(&self, input: &Value, scope: Scope, egress: &Egress, findings: &mut Vec<Finding>) {
-        let Some(path) = ["file_path", "path", "filepath", "filename", "file", "target_file", "notebook_path", "absolute_path"].iter().find_map(|k| input.get(*k).and_then(Value::as_str)) else {
+    fn inspect_file(
+        &self,
+        input: &Value,
+        scope: Scope,
+        egress: &Egress,
+        findings: &mut Vec<Finding>,
+    ) {
+        let Some(path) = [
+            "file_path",
+            "path",
+            "filepath",
+            "filename",
+            "file",
+            "target_file",
+            "notebook_path",
+            "absolute_path",
+        ]
+        .iter()
+        .find_map(|k| input.get(*k).and_then(Value::as_str)) else {
             return;
         };
-        let content = ["content", "new_string", "file_text", "new_str", "text", "contents", "new_source"].iter().find_map(|k| input.get(*k).and_then(Value::as_str));
+        let content = [
+            "content",
+            "new_string",
+            "file_text",
+            "new_str",
+            "text",
+            "contents",
+            "new_source",
+        ]
+        .iter()
+        .find_map(|k| input.get(*k).and_then(Value::as_str));
         self.match_io(scope, path, content, None, &[], egress, findings);
         // Shell scripts and shell start-up files are code: analyse what they would run.
         if scope == Scope::FileWrite {
@@ -315,8 +456,19 @@ impl Engine {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn match_io(&self, scope: Scope, path: &str, content: Option<&str>, method: Option<&str>, dests: &[cordon_net::Destination], egress: &Egress, findings: &mut Vec<Finding>) {
-        let Some(idx) = self.rules.by_scope.get(&scope) else { return };
+    fn match_io(
+        &self,
+        scope: Scope,
+        path: &str,
+        content: Option<&str>,
+        method: Option<&str>,
+        dests: &[cordon_net::Destination],
+        egress: &Egress,
+        findings: &mut Vec<Finding>,
+    ) {
+        let Some(idx) = self.rules.by_scope.get(&scope) else {
+            return;
+        };
         for &r in idx {
             let w = &self.rules.rules[r].when;
             let mut span = (0, path.len());
@@ -357,12 +509,24 @@ impl Engine {
 
 /// The command text of a shell tool's input, in the shapes frameworks use.
 pub fn shell_text(input: &Value) -> Option<String> {
-    for key in ["command", "cmd", "script", "commandLine", "command_line", "code", "input"] {
+    for key in [
+        "command",
+        "cmd",
+        "script",
+        "commandLine",
+        "command_line",
+        "code",
+        "input",
+    ] {
         match input.get(key) {
             Some(Value::String(s)) => return Some(s.clone()),
             // Codex-style argv arrays: `["bash", "-lc", "..."]`.
             Some(Value::Array(items)) => {
-                let words: Vec<String> = items.iter().filter_map(Value::as_str).map(shell_quote).collect();
+                let words: Vec<String> = items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(shell_quote)
+                    .collect();
                 return Some(words.join(" "));
             }
             _ => {}
@@ -372,7 +536,10 @@ pub fn shell_text(input: &Value) -> Option<String> {
 }
 
 fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:@%+,".contains(&b)) {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@%+,".contains(&b))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -380,21 +547,32 @@ fn shell_quote(s: &str) -> String {
 }
 
 fn url_of(input: &Value) -> Option<&str> {
-    ["url", "uri", "href", "endpoint", "link"].iter().find_map(|k| input.get(*k).and_then(Value::as_str))
+    ["url", "uri", "href", "endpoint", "link"]
+        .iter()
+        .find_map(|k| input.get(*k).and_then(Value::as_str))
 }
 
 fn is_shell_script(path: &str, content: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     name.ends_with(".sh")
         || name.ends_with(".bash")
-        || matches!(name, ".bashrc" | ".bash_profile" | ".profile" | ".zshrc" | ".zprofile" | ".bash_login" | ".bash_logout" | "rc.local")
+        || matches!(
+            name,
+            ".bashrc"
+                | ".bash_profile"
+                | ".profile"
+                | ".zshrc"
+                | ".zprofile"
+                | ".bash_login"
+                | ".bash_logout"
+                | "rc.local"
+        )
         || path.contains("/cron")
         || content.starts_with("#!/bin/sh")
         || content.starts_with("#!/bin/bash")
         || content.starts_with("#!/usr/bin/env bash")
         || content.starts_with("#!/usr/bin/env sh")
 }
-
 
 /// Outcome of running one rule's examples.
 #[derive(Debug)]
@@ -418,7 +596,11 @@ impl Engine {
                     let v = self.check(&event);
                     let hit = v.findings.iter().any(|f| f.rule == rule.id);
                     if hit != expected {
-                        failures.push(ExampleFailure { rule: rule.id.clone(), example: ex.clone(), expected_match: expected });
+                        failures.push(ExampleFailure {
+                            rule: rule.id.clone(),
+                            example: ex.clone(),
+                            expected_match: expected,
+                        });
                     }
                 }
             }
@@ -428,11 +610,31 @@ impl Engine {
 
     fn example_event(&self, scope: Scope, ex: &str) -> Event {
         let (tool, input) = match scope {
-            Scope::Http => ("http_request", serde_json::from_str(ex).unwrap_or_else(|_| serde_json::json!({ "url": ex }))),
-            Scope::FileRead => ("read_file", serde_json::from_str(ex).unwrap_or_else(|_| serde_json::json!({ "path": ex }))),
-            Scope::FileWrite => ("write_file", serde_json::from_str(ex).unwrap_or_else(|_| serde_json::json!({ "path": ex, "content": "" }))),
+            Scope::Http => (
+                "http_request",
+                serde_json::from_str(ex).unwrap_or_else(|_| serde_json::json!({ "url": ex })),
+            ),
+            Scope::FileRead => (
+                "read_file",
+                serde_json::from_str(ex).unwrap_or_else(|_| serde_json::json!({ "path": ex })),
+            ),
+            Scope::FileWrite => (
+                "write_file",
+                serde_json::from_str(ex)
+                    .unwrap_or_else(|_| serde_json::json!({ "path": ex, "content": "" })),
+            ),
             _ => ("bash", serde_json::json!({ "command": ex })),
         };
-        Event { id: None, kind: EventKind::Call, session: None, agent: None, task: None, tool: tool.into(), input, output: None, ts: None }
+        Event {
+            id: None,
+            kind: EventKind::Call,
+            session: None,
+            agent: None,
+            task: None,
+            tool: tool.into(),
+            input,
+            output: None,
+            ts: None,
+        }
     }
 }

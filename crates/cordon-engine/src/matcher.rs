@@ -16,7 +16,29 @@ pub struct Hit {
 
 /// Programs whose bare positional arguments are hosts.
 const HOST_POSITIONAL: &[&str] = &[
-    "nc", "ncat", "netcat", "telnet", "ssh", "autossh", "ping", "ping6", "nmap", "masscan", "hping3", "traceroute", "sshuttle", "plink", "mosh", "ftp", "tftp", "ztcp", "sftp", "rustscan", "zmap", "fping", "socat",
+    "nc",
+    "ncat",
+    "netcat",
+    "telnet",
+    "ssh",
+    "autossh",
+    "ping",
+    "ping6",
+    "nmap",
+    "masscan",
+    "hping3",
+    "traceroute",
+    "sshuttle",
+    "plink",
+    "mosh",
+    "ftp",
+    "tftp",
+    "ztcp",
+    "sftp",
+    "rustscan",
+    "zmap",
+    "fping",
+    "socat",
 ];
 
 pub struct ShellView<'a> {
@@ -51,7 +73,10 @@ impl<'a> ShellView<'a> {
         let found = self.found[i].get_or_init(|| {
             let mut seen = vec![false; ac.len()];
             let c = &self.analysis.commands[i];
-            for hay in [self.argline(i), c.code.as_ref().map(|x| x.text.as_str()).unwrap_or("")] {
+            for hay in [
+                self.argline(i),
+                c.code.as_ref().map(|x| x.text.as_str()).unwrap_or(""),
+            ] {
                 ac.each(hay, |k| seen[k] = true);
             }
             seen
@@ -93,7 +118,15 @@ impl<'a> ShellView<'a> {
 pub fn dest_matches(wanted: &[String], dests: &[Destination], egress: &Egress) -> bool {
     dests.iter().any(|d| {
         wanted.iter().any(|w| match w.as_str() {
-            "not_allowed" => matches!(d.class, DestClass::Public | DestClass::Private | DestClass::Metadata | DestClass::LinkLocal) && !egress.allows(d),
+            "not_allowed" => {
+                matches!(
+                    d.class,
+                    DestClass::Public
+                        | DestClass::Private
+                        | DestClass::Metadata
+                        | DestClass::LinkLocal
+                ) && !egress.allows(d)
+            }
             "remote" => !matches!(d.class, DestClass::Loopback | DestClass::Unspecified),
             "obfuscated_ip" => d.obfuscated_ip,
             other => d.class.as_str() == other,
@@ -143,7 +176,11 @@ pub fn option_values<'s>(args: &'s [String], flags: &[String]) -> Vec<&'s str> {
                 if let Some(v) = a.strip_prefix(f.as_str()).and_then(|r| r.strip_prefix('=')) {
                     out.push(v);
                 }
-            } else if f.len() == 2 && a.len() > 2 && a.starts_with(f.as_str()) && !a.starts_with("--") {
+            } else if f.len() == 2
+                && a.len() > 2
+                && a.starts_with(f.as_str())
+                && !a.starts_with("--")
+            {
                 out.push(&a[2..]);
             }
         }
@@ -233,12 +270,24 @@ impl ShellView<'_> {
             }
         }
         if let Some(n) = &w.pipeline_has {
-            if !self.analysis.commands.iter().enumerate().any(|(j, o)| j != i && o.pipeline == c.pipeline && n.contains(&o.name)) {
+            if !self
+                .analysis
+                .commands
+                .iter()
+                .enumerate()
+                .any(|(j, o)| j != i && o.pipeline == c.pipeline && n.contains(&o.name))
+            {
                 return false;
             }
         }
         if let Some(n) = &w.script_has {
-            if !self.analysis.commands.iter().enumerate().any(|(j, o)| j != i && n.contains(&o.name)) {
+            if !self
+                .analysis
+                .commands
+                .iter()
+                .enumerate()
+                .any(|(j, o)| j != i && n.contains(&o.name))
+            {
                 return false;
             }
         }
@@ -265,12 +314,22 @@ impl ShellView<'_> {
         }
         if let Some(re) = &w.redirect_write {
             // Where stdout (or stdout and stderr) goes; `2>/dev/null` is not a write of interest.
-            if !c.redirects.iter().any(|r| matches!(r.op, RedirectOp::Write | RedirectOp::Append | RedirectOp::Dup) && r.fd.unwrap_or(1) == 1 && re.is_match(&r.target)) {
+            if !c.redirects.iter().any(|r| {
+                matches!(
+                    r.op,
+                    RedirectOp::Write | RedirectOp::Append | RedirectOp::Dup
+                ) && r.fd.unwrap_or(1) == 1
+                    && re.is_match(&r.target)
+            }) {
                 return false;
             }
         }
         if let Some(re) = &w.assign {
-            if !c.assignments.iter().any(|(k, v)| re.is_match(&format!("{k}={v}"))) {
+            if !c
+                .assignments
+                .iter()
+                .any(|(k, v)| re.is_match(&format!("{k}={v}")))
+            {
                 return false;
             }
         }
@@ -287,7 +346,11 @@ impl ShellView<'_> {
         let cmds = &self.analysis.commands;
         for i in 0..cmds.len() {
             let c = &cmds[i];
-            let named = rules.by_name.get(c.name.as_str()).map(|v| v.as_slice()).unwrap_or(&[]);
+            let named = rules
+                .by_name
+                .get(c.name.as_str())
+                .map(|v| v.as_slice())
+                .unwrap_or(&[]);
             for &r in named.iter().chain(rules.generic.iter()) {
                 if out.iter().any(|h| h.rule == r) {
                     continue;
@@ -297,7 +360,10 @@ impl ShellView<'_> {
                     continue;
                 }
                 match &rule.then {
-                    None => out.push(Hit { rule: r, span: c.span }),
+                    None => out.push(Hit {
+                        rule: r,
+                        span: c.span,
+                    }),
                     Some(then) => {
                         if let Some(j) = (i + 1..cmds.len()).find(|&j| self.cmd_matches(then, j)) {
                             let s = (c.span.0.min(cmds[j].span.0), c.span.1.max(cmds[j].span.1));
@@ -311,9 +377,13 @@ impl ShellView<'_> {
 
     /// Signal-scope rules: decoded payloads, parse failures, evasion tricks.
     pub fn signal_hits(&self, rules: &RuleSet, out: &mut Vec<Hit>) {
-        let Some(idx) = rules.by_scope.get(&Scope::Signal) else { return };
+        let Some(idx) = rules.by_scope.get(&Scope::Signal) else {
+            return;
+        };
         for &r in idx {
-            let Some(wanted) = &rules.rules[r].when.signal else { continue };
+            let Some(wanted) = &rules.rules[r].when.signal else {
+                continue;
+            };
             let mut span = None;
             for s in &self.analysis.signals {
                 let name = match s.kind {
@@ -328,7 +398,12 @@ impl ShellView<'_> {
                 }
             }
             if span.is_none() && wanted.iter().any(|w| w == "name_tricks") {
-                span = self.analysis.commands.iter().find(|c| c.name_built && !c.tricks.is_empty() && !c.name.is_empty()).map(|c| c.span);
+                span = self
+                    .analysis
+                    .commands
+                    .iter()
+                    .find(|c| c.name_built && !c.tricks.is_empty() && !c.name.is_empty())
+                    .map(|c| c.span);
             }
             if let Some(s) = span {
                 out.push(Hit { rule: r, span: s });
@@ -338,7 +413,12 @@ impl ShellView<'_> {
 }
 
 /// Text-scope rules over one text (the input, or a decoded payload reported at `span`).
-pub fn text_hits(rules: &RuleSet, text: &str, report_span: Option<(usize, usize)>, out: &mut Vec<Hit>) {
+pub fn text_hits(
+    rules: &RuleSet,
+    text: &str,
+    report_span: Option<(usize, usize)>,
+    out: &mut Vec<Hit>,
+) {
     let mut candidates: Vec<usize> = rules.text_unfiltered.clone();
     if let Some((ac, kw_rules)) = &rules.text_keywords {
         ac.each(text, |k| {
@@ -361,6 +441,9 @@ pub fn text_hits(rules: &RuleSet, text: &str, report_span: Option<(usize, usize)
             },
             None => (0, text.len()),
         };
-        out.push(Hit { rule: r, span: report_span.unwrap_or(span) });
+        out.push(Hit {
+            rule: r,
+            span: report_span.unwrap_or(span),
+        });
     }
 }

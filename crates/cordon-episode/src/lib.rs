@@ -42,7 +42,11 @@ pub struct TrackerLimits {
 
 impl Default for TrackerLimits {
     fn default() -> Self {
-        TrackerLimits { max_episode_text: 2 << 20, max_episodes: 4096, injection_reach: 600 }
+        TrackerLimits {
+            max_episode_text: 2 << 20,
+            max_episodes: 4096,
+            injection_reach: 600,
+        }
     }
 }
 
@@ -98,8 +102,20 @@ impl<'e> Tracker<'e> {
 
     /// A tracker sharing a compiled flow configuration (built from the same
     /// policy): trackers made often, one per input, skip compiling it again.
-    pub fn with_flow(engine: &'e Engine, flow: std::sync::Arc<FlowConfig>, limits: TrackerLimits) -> Tracker<'e> {
-        Tracker { engine, flow, limits, episodes: HashMap::new(), clock: 0, secrets: None, canaries: None }
+    pub fn with_flow(
+        engine: &'e Engine,
+        flow: std::sync::Arc<FlowConfig>,
+        limits: TrackerLimits,
+    ) -> Tracker<'e> {
+        Tracker {
+            engine,
+            flow,
+            limits,
+            episodes: HashMap::new(),
+            clock: 0,
+            secrets: None,
+            canaries: None,
+        }
     }
 
     /// Recognise secrets in results, so they can be followed to sinks.
@@ -110,7 +126,10 @@ impl<'e> Tracker<'e> {
 
     pub fn with_canaries(mut self, canaries: Vec<CanaryInfo>) -> Self {
         if !canaries.is_empty() {
-            let pairs: Vec<(String, String)> = canaries.iter().map(|c| (c.id.clone(), c.marker.clone())).collect();
+            let pairs: Vec<(String, String)> = canaries
+                .iter()
+                .map(|c| (c.id.clone(), c.marker.clone()))
+                .collect();
             let by_id = canaries.into_iter().map(|c| (c.id.clone(), c)).collect();
             self.canaries = Some((CanaryMatcher::new(&pairs), by_id));
         }
@@ -144,7 +163,16 @@ impl<'e> Tracker<'e> {
             }
             let id = event.id.clone().unwrap_or(Value::Null);
             match event.kind {
-                EventKind::Result => result(ep, &self.flow, self.secrets, &self.limits, event, &text, id, &mut extra),
+                EventKind::Result => result(
+                    ep,
+                    &self.flow,
+                    self.secrets,
+                    &self.limits,
+                    event,
+                    &text,
+                    id,
+                    &mut extra,
+                ),
                 EventKind::Call => {
                     let cap = self.engine.policy().tools.capability(&event.tool);
                     let sink = self.flow.is_sink(&event.tool, &self.engine.policy().tools);
@@ -155,7 +183,10 @@ impl<'e> Tracker<'e> {
                         }
                     }
                     sequence::call(ep, self.engine, event, verdict, &id, &mut extra);
-                    let reads_creds = verdict.findings.iter().any(|f| f.kind == "CREDENTIAL_ACCESS");
+                    let reads_creds = verdict
+                        .findings
+                        .iter()
+                        .any(|f| f.kind == "CREDENTIAL_ACCESS");
                     ep.last_call = Some((id, event.tool.clone(), reads_creds));
                 }
             }
@@ -166,12 +197,18 @@ impl<'e> Tracker<'e> {
     }
 
     fn canary_findings(&self, text: &str, out: &mut Vec<Finding>) {
-        let Some((matcher, by_id)) = &self.canaries else { return };
+        let Some((matcher, by_id)) = &self.canaries else {
+            return;
+        };
         for hit in matcher.find(text) {
-            let Some(c) = by_id.get(&hit.id) else { continue };
+            let Some(c) = by_id.get(&hit.id) else {
+                continue;
+            };
             // A canary has several markers (`id`, `id#2`, ...): one finding per canary.
             let canary = cordon_secrets::canary_id(&c.id);
-            if out.iter().any(|f: &Finding| f.rule == "canary.triggered" && f.evidence.starts_with(&format!("canary {canary} "))) {
+            if out.iter().any(|f: &Finding| {
+                f.rule == "canary.triggered" && f.evidence.starts_with(&format!("canary {canary} "))
+            }) {
                 continue;
             }
             out.push(Finding {
@@ -193,7 +230,12 @@ impl<'e> Tracker<'e> {
         if self.episodes.len() < self.limits.max_episodes {
             return;
         }
-        if let Some(oldest) = self.episodes.iter().min_by_key(|(_, e)| e.last_seen).map(|(k, _)| k.clone()) {
+        if let Some(oldest) = self
+            .episodes
+            .iter()
+            .min_by_key(|(_, e)| e.last_seen)
+            .map(|(k, _)| k.clone())
+        {
             self.episodes.remove(&oldest);
         }
     }
@@ -230,7 +272,16 @@ fn leaf_text(v: &Value) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn result(ep: &mut Episode, flow: &FlowConfig, secrets: Option<&Secrets>, limits: &TrackerLimits, event: &Event, text: &str, id: Value, out: &mut Vec<Finding>) {
+fn result(
+    ep: &mut Episode,
+    flow: &FlowConfig,
+    secrets: Option<&Secrets>,
+    limits: &TrackerLimits,
+    event: &Event,
+    text: &str,
+    id: Value,
+    out: &mut Vec<Finding>,
+) {
     let lower = text.to_ascii_lowercase();
     // Regions are found on bytes; settle them on char boundaries of the text
     // (lower-casing ASCII keeps every offset).
@@ -260,7 +311,8 @@ fn result(ep: &mut Episode, flow: &FlowConfig, secrets: Option<&Secrets>, limits
     for &(s, e) in &regions {
         if ep.text_used + (e - s) <= limits.max_episode_text {
             ep.text_used += e - s;
-            ep.injected.push((lower[s..e].to_string(), id.clone(), event.tool.clone()));
+            ep.injected
+                .push((lower[s..e].to_string(), id.clone(), event.tool.clone()));
         }
         outside.push_str(&lower[at..s]);
         outside.push('\0');
@@ -273,7 +325,10 @@ fn result(ep: &mut Episode, flow: &FlowConfig, secrets: Option<&Secrets>, limits
         ep.data.push_str(&outside);
     }
     // Secrets this result exposes become sources.
-    let creds_read = ep.last_call.as_ref().is_some_and(|(_, tool, creds)| *creds && *tool == event.tool);
+    let creds_read = ep
+        .last_call
+        .as_ref()
+        .is_some_and(|(_, tool, creds)| *creds && *tool == event.tool);
     if let Some(secrets) = secrets {
         for hit in secrets.scan(text) {
             let value = &text[hit.span.0..hit.span.1];
@@ -283,7 +338,10 @@ fn result(ep: &mut Episode, flow: &FlowConfig, secrets: Option<&Secrets>, limits
     if creds_read {
         // A credential file's values may be in no format we recognise: take its long tokens.
         for tok in text.split(|c: char| c.is_whitespace() || "=:\"',".contains(c)) {
-            if tok.len() >= 16 && tok.bytes().any(|b| b.is_ascii_digit()) && tok.bytes().any(|b| b.is_ascii_alphabetic()) {
+            if tok.len() >= 16
+                && tok.bytes().any(|b| b.is_ascii_digit())
+                && tok.bytes().any(|b| b.is_ascii_alphabetic())
+            {
                 push_source(ep, "credential-file".into(), tok, &id);
             }
         }
@@ -291,10 +349,19 @@ fn result(ep: &mut Episode, flow: &FlowConfig, secrets: Option<&Secrets>, limits
 }
 
 fn push_source(ep: &mut Episode, kind: String, value: &str, id: &Value) {
-    if ep.secrets.len() >= 256 || ep.secrets.iter().any(|s| s.forms.first().map(String::as_str) == Some(value)) {
+    if ep.secrets.len() >= 256
+        || ep
+            .secrets
+            .iter()
+            .any(|s| s.forms.first().map(String::as_str) == Some(value))
+    {
         return;
     }
-    ep.secrets.push(SecretSource { kind, forms: cordon_secrets::forms(value), event: id.clone() });
+    ep.secrets.push(SecretSource {
+        kind,
+        forms: cordon_secrets::forms(value),
+        event: id.clone(),
+    });
 }
 
 /// UNTRUSTED_ARGUMENT_PROVENANCE: a sink argument whose value appears in an
@@ -321,12 +388,21 @@ fn provenance(ep: &mut Episode, flow: &FlowConfig, event: &Event, out: &mut Vec<
             } else if memchr::memmem::find(ep.data.as_bytes(), c.as_bytes()).is_some() {
                 None
             } else {
-                ep.injected.iter().find(|(r, _, _)| memchr::memmem::find(r.as_bytes(), c.as_bytes()).is_some()).map(|(_, src, tool)| (src.clone(), tool.clone()))
+                ep.injected
+                    .iter()
+                    .find(|(r, _, _)| memchr::memmem::find(r.as_bytes(), c.as_bytes()).is_some())
+                    .map(|(_, src, tool)| (src.clone(), tool.clone()))
             };
-            let Some((src, src_tool)) = source else { continue };
+            let Some((src, src_tool)) = source else {
+                continue;
+            };
             ep.tainted.insert(c.clone(), src.clone());
             let shown = value_text(value);
-            let from = if src_tool.is_empty() { "an earlier injected instruction".to_string() } else { format!("instructions injected into the result of `{src_tool}`") };
+            let from = if src_tool.is_empty() {
+                "an earlier injected instruction".to_string()
+            } else {
+                format!("instructions injected into the result of `{src_tool}`")
+            };
             out.push(Finding {
                 kind: "UNTRUSTED_ARGUMENT_PROVENANCE".into(),
                 severity: Severity::High,
@@ -361,7 +437,10 @@ fn exfiltration(ep: &Episode, event: &Event, text: &str, out: &mut Vec<Finding>)
                     attack: vec!["T1041".into(), "T1552".into()],
                     evidence: format!("{} ({how}) at byte {pos}", s.kind),
                     span: [pos, pos + form.len()],
-                    message: format!("a {} seen earlier in this episode leaves through `{}` ({how})", s.kind, event.tool),
+                    message: format!(
+                        "a {} seen earlier in this episode leaves through `{}` ({how})",
+                        s.kind, event.tool
+                    ),
                     related: vec![s.event.clone()],
                 });
                 return;

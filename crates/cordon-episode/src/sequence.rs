@@ -27,17 +27,41 @@ pub(crate) struct Steps {
     creds: Option<Value>,
 }
 
-const FETCHERS: &[&str] = &["curl", "wget", "aria2c", "fetch", "axel", "http", "xh", "scp", "rsync", "ftp", "tftp"];
-const RUNNERS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "source", ".", "python", "python3", "perl", "ruby", "node", "php"];
+const FETCHERS: &[&str] = &[
+    "curl", "wget", "aria2c", "fetch", "axel", "http", "xh", "scp", "rsync", "ftp", "tftp",
+];
+const RUNNERS: &[&str] = &[
+    "sh", "bash", "dash", "zsh", "ksh", "source", ".", "python", "python3", "perl", "ruby", "node",
+    "php",
+];
 
-pub(crate) fn call(ep: &mut Episode, engine: &Engine, event: &Event, verdict: &Verdict, id: &Value, out: &mut Vec<Finding>) {
+pub(crate) fn call(
+    ep: &mut Episode,
+    engine: &Engine,
+    event: &Event,
+    verdict: &Verdict,
+    id: &Value,
+    out: &mut Vec<Finding>,
+) {
     let steps = &mut ep.seq;
     let cap = engine.policy().tools.capability(&event.tool);
     let kinds: Vec<&str> = verdict.findings.iter().map(|f| f.kind.as_str()).collect();
     if cap == Capability::FileWrite {
         let input = &event.input;
-        let path = ["file_path", "path", "filepath", "filename", "file", "target_file", "absolute_path"].iter().find_map(|k| input.get(*k).and_then(Value::as_str));
-        let content = ["content", "file_text", "text", "contents"].iter().find_map(|k| input.get(*k).and_then(Value::as_str));
+        let path = [
+            "file_path",
+            "path",
+            "filepath",
+            "filename",
+            "file",
+            "target_file",
+            "absolute_path",
+        ]
+        .iter()
+        .find_map(|k| input.get(*k).and_then(Value::as_str));
+        let content = ["content", "file_text", "text", "contents"]
+            .iter()
+            .find_map(|k| input.get(*k).and_then(Value::as_str));
         if let (Some(p), Some(c)) = (path, content) {
             remember(steps, p, c, id);
         }
@@ -63,22 +87,48 @@ pub(crate) fn call(ep: &mut Episode, engine: &Engine, event: &Event, verdict: &V
 
 fn remember(steps: &mut Steps, path: &str, content: &str, id: &Value) {
     if steps.files.len() < MAX_FILES && content.len() <= MAX_FILE_BYTES {
-        steps.files.insert(cordon_shell::file_key(path), (content.to_string(), id.clone()));
+        steps.files.insert(
+            cordon_shell::file_key(path),
+            (content.to_string(), id.clone()),
+        );
     }
 }
 
-fn shell(steps: &mut Steps, engine: &Engine, event: &Event, verdict: &Verdict, cmd: &str, id: &Value, out: &mut Vec<Finding>) {
+fn shell(
+    steps: &mut Steps,
+    engine: &Engine,
+    event: &Event,
+    verdict: &Verdict,
+    cmd: &str,
+    id: &Value,
+    out: &mut Vec<Finding>,
+) {
     // A file an earlier call wrote, run now: check the call with its content.
-    let runs_written: Vec<(String, Value)> = steps.files.iter().filter(|(p, _)| mentions(cmd, p)).map(|(p, (_, w))| (p.clone(), w.clone())).collect();
+    let runs_written: Vec<(String, Value)> = steps
+        .files
+        .iter()
+        .filter(|(p, _)| mentions(cmd, p))
+        .map(|(p, (_, w))| (p.clone(), w.clone()))
+        .collect();
     if !runs_written.is_empty() {
-        let files: HashMap<String, String> = steps.files.iter().map(|(p, (c, _))| (p.clone(), c.clone())).collect();
+        let files: HashMap<String, String> = steps
+            .files
+            .iter()
+            .map(|(p, (c, _))| (p.clone(), c.clone()))
+            .collect();
         let with = engine.check_with_files(event, Some(&files));
         for mut f in with.findings {
-            if verdict.findings.iter().any(|g| g.rule == f.rule) || out.iter().any(|g| g.rule == f.rule) {
+            if verdict.findings.iter().any(|g| g.rule == f.rule)
+                || out.iter().any(|g| g.rule == f.rule)
+            {
                 continue;
             }
             let names: Vec<&str> = runs_written.iter().map(|(p, _)| p.as_str()).collect();
-            f.message = format!("{} (in {}, written by an earlier call)", f.message, names.join(", "));
+            f.message = format!(
+                "{} (in {}, written by an earlier call)",
+                f.message,
+                names.join(", ")
+            );
             f.related = runs_written.iter().map(|(_, w)| w.clone()).collect();
             out.push(f);
         }
@@ -91,16 +141,34 @@ fn shell(steps: &mut Steps, engine: &Engine, event: &Event, verdict: &Verdict, c
         let args = c.args();
         if FETCHERS.contains(&c.name.as_str()) {
             // The source is the URL (or `host:path` for scp/rsync), not an output name like `install.sh`.
-            let url = args.iter().find(|a| a.contains("://")).or_else(|| args.iter().find(|a| !a.starts_with('-') && a.contains(':')));
-            let outside = url.into_iter().flat_map(|a| cordon_net::extract(a, true)).find(|d| d.class == DestClass::Public && !engine.egress().allows(d));
+            let url = args
+                .iter()
+                .find(|a| a.contains("://"))
+                .or_else(|| args.iter().find(|a| !a.starts_with('-') && a.contains(':')));
+            let outside = url
+                .into_iter()
+                .flat_map(|a| cordon_net::extract(a, true))
+                .find(|d| d.class == DestClass::Public && !engine.egress().allows(d));
             if let (Some(url), Some(_)) = (url, outside) {
                 for target in download_targets(c, url) {
-                    steps.downloads.insert(cordon_shell::file_key(&target), (id.clone(), url.clone()));
+                    steps
+                        .downloads
+                        .insert(cordon_shell::file_key(&target), (id.clone(), url.clone()));
                 }
             }
         }
-        if c.name == "chmod" && args.iter().any(|a| a.contains('x') || a.chars().next().is_some_and(|d| matches!(d, '1' | '3' | '5' | '7'))) {
-            for a in args.iter().filter(|a| !a.starts_with(['-', '+']) && !a.chars().all(|ch| ch.is_ascii_digit())) {
+        if c.name == "chmod"
+            && args.iter().any(|a| {
+                a.contains('x')
+                    || a.chars()
+                        .next()
+                        .is_some_and(|d| matches!(d, '1' | '3' | '5' | '7'))
+            })
+        {
+            for a in args
+                .iter()
+                .filter(|a| !a.starts_with(['-', '+']) && !a.chars().all(|ch| ch.is_ascii_digit()))
+            {
                 steps.chmods.insert(cordon_shell::file_key(a), id.clone());
             }
         }
@@ -116,7 +184,9 @@ fn shell(steps: &mut Steps, engine: &Engine, event: &Event, verdict: &Verdict, c
         }
         for r in ran {
             let key = cordon_shell::file_key(r);
-            let Some((dl, url)) = steps.downloads.get(&key) else { continue };
+            let Some((dl, url)) = steps.downloads.get(&key) else {
+                continue;
+            };
             if dl == id {
                 continue; // the same call: the stateless check sees it whole
             }
@@ -135,7 +205,12 @@ fn shell(steps: &mut Steps, engine: &Engine, event: &Event, verdict: &Verdict, c
     // Credentials read earlier, now a connection outside the allowlist.
     if let Some(c) = &steps.creds {
         if c != id {
-            let outside = analysis.commands.iter().flat_map(|c| c.args().iter()).flat_map(|a| cordon_net::extract(a, false)).find(|d| d.class == DestClass::Public && !engine.egress().allows(d));
+            let outside = analysis
+                .commands
+                .iter()
+                .flat_map(|c| c.args().iter())
+                .flat_map(|a| cordon_net::extract(a, false))
+                .find(|d| d.class == DestClass::Public && !engine.egress().allows(d));
             if let Some(d) = outside {
                 out.push(seq_finding(
                     "seq.credentials-then-egress",
@@ -164,9 +239,19 @@ fn download_targets(c: &cordon_shell::Command, url: &str) -> Vec<String> {
             _ => {}
         }
     }
-    out.extend(c.redirects.iter().filter(|r| matches!(r.op, cordon_shell::RedirectOp::Write)).map(|r| r.target.clone()));
+    out.extend(
+        c.redirects
+            .iter()
+            .filter(|r| matches!(r.op, cordon_shell::RedirectOp::Write))
+            .map(|r| r.target.clone()),
+    );
     if c.name == "wget" && out.is_empty() {
-        out.extend(url.rsplit('/').next().filter(|s| !s.is_empty()).map(str::to_string));
+        out.extend(
+            url.rsplit('/')
+                .next()
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        );
     }
     out
 }
@@ -177,10 +262,20 @@ fn mentions(cmd: &str, path: &str) -> bool {
         return true;
     }
     let name = path.rsplit('/').next().unwrap_or(path);
-    name.len() >= 3 && cmd.match_indices(name).any(|(i, _)| i > 0 && cmd.as_bytes()[i - 1] == b'/')
+    name.len() >= 3
+        && cmd
+            .match_indices(name)
+            .any(|(i, _)| i > 0 && cmd.as_bytes()[i - 1] == b'/')
 }
 
-fn seq_finding(rule: &str, severity: Severity, kind: &str, related: Vec<Value>, message: &str, attack: Vec<&str>) -> Finding {
+fn seq_finding(
+    rule: &str,
+    severity: Severity,
+    kind: &str,
+    related: Vec<Value>,
+    message: &str,
+    attack: Vec<&str>,
+) -> Finding {
     Finding {
         kind: kind.into(),
         severity,

@@ -34,7 +34,8 @@ impl Parse for Syslog {
 /// Where the `IN=` field starts: at the start, or after a space, `:` or `]`.
 fn find_in(line: &[u8]) -> Option<usize> {
     // Built once: `memmem::find` would build its searcher on every line.
-    static FINDER: std::sync::LazyLock<memmem::Finder<'static>> = std::sync::LazyLock::new(|| memmem::Finder::new(b"IN="));
+    static FINDER: std::sync::LazyLock<memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memmem::Finder::new(b"IN="));
     let mut from = 0;
     while let Some(i) = FINDER.find(&line[from..]) {
         let at = from + i;

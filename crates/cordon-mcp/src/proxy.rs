@@ -6,7 +6,9 @@ use std::collections::{HashMap, HashSet};
 
 use cordon_core::policy::FailMode;
 use cordon_core::{Decision, Event, EventKind, Finding, Severity, Verdict};
-use cordon_engine::registry::{definition_changed_finding, parse_tool_defs, unknown_tool_finding, Registry};
+use cordon_engine::registry::{
+    definition_changed_finding, parse_tool_defs, unknown_tool_finding, Registry,
+};
 use cordon_engine::Engine;
 use cordon_episode::{CanaryInfo, Tracker, TrackerLimits};
 use cordon_secrets::Secrets;
@@ -57,15 +59,27 @@ pub struct Outcome<'a> {
 
 impl<'a> Outcome<'a> {
     fn pass(to: Peer, line: &'a [u8]) -> Outcome<'a> {
-        Outcome { send: Some((to, Cow::Borrowed(line))), checked: Vec::new(), notes: Vec::new() }
+        Outcome {
+            send: Some((to, Cow::Borrowed(line))),
+            checked: Vec::new(),
+            notes: Vec::new(),
+        }
     }
 
     fn rewritten(to: Peer, msg: &Value) -> Outcome<'a> {
-        Outcome { send: Some((to, Cow::Owned(to_line(msg)))), checked: Vec::new(), notes: Vec::new() }
+        Outcome {
+            send: Some((to, Cow::Owned(to_line(msg)))),
+            checked: Vec::new(),
+            notes: Vec::new(),
+        }
     }
 
     fn dropped() -> Outcome<'a> {
-        Outcome { send: None, checked: Vec::new(), notes: Vec::new() }
+        Outcome {
+            send: None,
+            checked: Vec::new(),
+            notes: Vec::new(),
+        }
     }
 
     fn note(mut self, note: String) -> Self {
@@ -105,11 +119,37 @@ pub struct Proxy<'e> {
 }
 
 impl<'e> Proxy<'e> {
-    pub fn new(engine: &'e Engine, secrets: &'e Secrets, canaries: Vec<CanaryInfo>, pins: Pins, opts: Options) -> Result<Proxy<'e>, String> {
-        let tracker = Tracker::new(engine, TrackerLimits::default()).map_err(|e| e.to_string())?.with_secrets(secrets).with_canaries(canaries);
+    pub fn new(
+        engine: &'e Engine,
+        secrets: &'e Secrets,
+        canaries: Vec<CanaryInfo>,
+        pins: Pins,
+        opts: Options,
+    ) -> Result<Proxy<'e>, String> {
+        let tracker = Tracker::new(engine, TrackerLimits::default())
+            .map_err(|e| e.to_string())?
+            .with_secrets(secrets)
+            .with_canaries(canaries);
         // Would the policy block a call carrying a high finding? (Its own decision, not a copy of its rules.)
-        let probe = Event { id: None, kind: EventKind::Call, session: None, agent: None, task: None, tool: String::new(), input: json!({}), output: None, ts: None };
-        let mut v = Verdict { id: None, decision: Decision::Allow, severity: None, findings: vec![], error: None, line: None };
+        let probe = Event {
+            id: None,
+            kind: EventKind::Call,
+            session: None,
+            agent: None,
+            task: None,
+            tool: String::new(),
+            input: json!({}),
+            output: None,
+            ts: None,
+        };
+        let mut v = Verdict {
+            id: None,
+            decision: Decision::Allow,
+            severity: None,
+            findings: vec![],
+            error: None,
+            line: None,
+        };
         engine.amend(&probe, &mut v, vec![definition_changed_finding("", "")]);
         Ok(Proxy {
             engine,
@@ -159,10 +199,14 @@ impl<'e> Proxy<'e> {
             // Checked with or without an id: a notification that runs a tool would still run it.
             (Some("tools/call"), id) => return self.call(line, id.cloned(), params),
             (Some("tools/list"), Some(id)) => {
-                let first_page = params.and_then(|p| p.get("cursor")).is_none_or(Value::is_null);
+                let first_page = params
+                    .and_then(|p| p.get("cursor"))
+                    .is_none_or(Value::is_null);
                 self.expect(id, Request::ListTools { first_page });
             }
-            (Some("initialize" | "server/discover"), Some(id)) => self.expect(id, Request::Initialize),
+            (Some("initialize" | "server/discover"), Some(id)) => {
+                self.expect(id, Request::Initialize)
+            }
             _ => {}
         }
         Outcome::pass(Peer::Server, line)
@@ -177,15 +221,25 @@ impl<'e> Proxy<'e> {
         };
         // Only answers (an id and no method) can be answers to our client's requests.
         let request = match msg.get("id") {
-            Some(id) if msg.get("method").is_none() => self.pending.remove(&id_key(id)).map(|(_, r)| r),
+            Some(id) if msg.get("method").is_none() => {
+                self.pending.remove(&id_key(id)).map(|(_, r)| r)
+            }
             _ => None,
         };
         match request {
             None => Outcome::pass(Peer::Client, line),
             Some(Request::Initialize) => {
                 let result = msg.get("result");
-                let info = result.and_then(|r| r.get("serverInfo")).or_else(|| result.and_then(|r| r.get("_meta")).and_then(|m| m.get("io.modelcontextprotocol/serverInfo")));
-                if let Some(name) = info.and_then(|i| i.get("name")).and_then(Value::as_str).filter(|n| !n.is_empty()) {
+                let info = result.and_then(|r| r.get("serverInfo")).or_else(|| {
+                    result
+                        .and_then(|r| r.get("_meta"))
+                        .and_then(|m| m.get("io.modelcontextprotocol/serverInfo"))
+                });
+                if let Some(name) = info
+                    .and_then(|i| i.get("name"))
+                    .and_then(Value::as_str)
+                    .filter(|n| !n.is_empty())
+                {
                     self.opts.server_name = name.to_string();
                 }
                 Outcome::pass(Peer::Client, line)
@@ -197,7 +251,12 @@ impl<'e> Proxy<'e> {
 
     fn expect(&mut self, id: &Value, request: Request) {
         if self.pending.len() >= MAX_PENDING {
-            if let Some(oldest) = self.pending.iter().min_by_key(|(_, (seq, _))| *seq).map(|(k, _)| k.clone()) {
+            if let Some(oldest) = self
+                .pending
+                .iter()
+                .min_by_key(|(_, (seq, _))| *seq)
+                .map(|(k, _)| k.clone())
+            {
                 self.pending.remove(&oldest);
             }
         }
@@ -207,24 +266,58 @@ impl<'e> Proxy<'e> {
 
     /// A line that is not JSON: nothing in it can be checked, so the fail mode decides.
     fn unparsed<'a>(&self, to: Peer, line: &'a [u8], error: String) -> Outcome<'a> {
-        let from = if to == Peer::Server { "client" } else { "server" };
-        if self.fail_closed {
-            Outcome::dropped().note(format!("dropped a line from the {from} that is not JSON ({error}): it cannot be checked"))
+        let from = if to == Peer::Server {
+            "client"
         } else {
-            Outcome::pass(to, line).note(format!("passed on a line from the {from} that is not JSON ({error}), unchecked"))
+            "server"
+        };
+        if self.fail_closed {
+            Outcome::dropped().note(format!(
+                "dropped a line from the {from} that is not JSON ({error}): it cannot be checked"
+            ))
+        } else {
+            Outcome::pass(to, line).note(format!(
+                "passed on a line from the {from} that is not JSON ({error}), unchecked"
+            ))
         }
     }
 
-    fn event(&self, id: Option<Value>, kind: EventKind, tool: String, input: Value, output: Option<Value>) -> Event {
-        Event { id, kind, session: Some(self.opts.session.clone()), agent: Some(self.opts.server_name.clone()), task: None, tool, input, output, ts: None }
+    fn event(
+        &self,
+        id: Option<Value>,
+        kind: EventKind,
+        tool: String,
+        input: Value,
+        output: Option<Value>,
+    ) -> Event {
+        Event {
+            id,
+            kind,
+            session: Some(self.opts.session.clone()),
+            agent: Some(self.opts.server_name.clone()),
+            task: None,
+            tool,
+            input,
+            output,
+            ts: None,
+        }
     }
 
-    fn call<'a>(&mut self, line: &'a [u8], id: Option<Value>, params: Option<&Value>) -> Outcome<'a> {
+    fn call<'a>(
+        &mut self,
+        line: &'a [u8],
+        id: Option<Value>,
+        params: Option<&Value>,
+    ) -> Outcome<'a> {
         let Some(tool) = params.and_then(|p| p.get("name")).and_then(Value::as_str) else {
             // Names no tool, so runs none: the server answers with its own error.
             return Outcome::pass(Peer::Server, line);
         };
-        let input = params.and_then(|p| p.get("arguments")).filter(|a| !a.is_null()).cloned().unwrap_or_else(|| json!({}));
+        let input = params
+            .and_then(|p| p.get("arguments"))
+            .filter(|a| !a.is_null())
+            .cloned()
+            .unwrap_or_else(|| json!({}));
         let event = self.event(id.clone(), EventKind::Call, tool.to_string(), input, None);
         let mut verdict = self.engine.check(&event);
         let extra = self.registry_findings(&event);
@@ -237,12 +330,23 @@ impl<'e> Proxy<'e> {
         }
         let mut out = if verdict.decision == Decision::Block {
             match &id {
-                Some(id) => Outcome::rewritten(Peer::Client, &tool_error(id, format!("Blocked by Cordon: {}", summary(&verdict, self.secrets)))),
+                Some(id) => Outcome::rewritten(
+                    Peer::Client,
+                    &tool_error(
+                        id,
+                        format!("Blocked by Cordon: {}", summary(&verdict, self.secrets)),
+                    ),
+                ),
                 None => Outcome::dropped(),
             }
         } else {
             if let Some(id) = &id {
-                self.expect(id, Request::CallTool { tool: tool.to_string() });
+                self.expect(
+                    id,
+                    Request::CallTool {
+                        tool: tool.to_string(),
+                    },
+                );
             }
             Outcome::pass(Peer::Server, line)
         };
@@ -254,25 +358,51 @@ impl<'e> Proxy<'e> {
     /// list, arguments its schema refuses, a definition changed since pinned.
     fn registry_findings(&self, event: &Event) -> Vec<Finding> {
         let mut out = Vec::new();
-        if self.listed.as_ref().is_some_and(|l| !l.contains(&event.tool)) {
-            out.push(unknown_tool_finding(&event.tool, self.engine.policy().registry.unknown_severity, "the server's tools/list"));
+        if self
+            .listed
+            .as_ref()
+            .is_some_and(|l| !l.contains(&event.tool))
+        {
+            out.push(unknown_tool_finding(
+                &event.tool,
+                self.engine.policy().registry.unknown_severity,
+                "the server's tools/list",
+            ));
         }
         let mut schema = Vec::new();
         self.schemas.check(&event.tool, &event.input, &mut schema);
         // The schema is the server's own contract, not an imported copy: a call
         // it refuses has no business reaching it (type confusion gets past checks).
-        out.extend(schema.into_iter().map(|f| Finding { severity: Severity::High, message: format!("{}, which the server declares", f.message), ..f }));
+        out.extend(schema.into_iter().map(|f| Finding {
+            severity: Severity::High,
+            message: format!("{}, which the server declares", f.message),
+            ..f
+        }));
         if let Some(what) = self.changed.get(&event.tool) {
-            out.push(definition_changed_finding(&format!("the definition of `{}`", event.tool), what));
+            out.push(definition_changed_finding(
+                &format!("the definition of `{}`", event.tool),
+                what,
+            ));
         }
         out
     }
 
-    fn tools_listed<'a>(&mut self, line: &'a [u8], mut msg: Value, first_page: bool) -> Outcome<'a> {
-        let Some(result) = msg.get("result") else { return Outcome::pass(Peer::Client, line) };
+    fn tools_listed<'a>(
+        &mut self,
+        line: &'a [u8],
+        mut msg: Value,
+        first_page: bool,
+    ) -> Outcome<'a> {
+        let Some(result) = msg.get("result") else {
+            return Outcome::pass(Peer::Client, line);
+        };
         let defs = match parse_tool_defs(result) {
             Ok(d) => d,
-            Err(e) => return Outcome::pass(Peer::Client, line).note(format!("tools/list answer not understood ({e}): passed on, its tools unpinned")),
+            Err(e) => {
+                return Outcome::pass(Peer::Client, line).note(format!(
+                    "tools/list answer not understood ({e}): passed on, its tools unpinned"
+                ))
+            }
         };
         let mut notes = Vec::new();
         let listed = self.listed.get_or_insert_with(HashSet::new);
@@ -301,7 +431,11 @@ impl<'e> Proxy<'e> {
                 }
             }
         }
-        let refused: Vec<&str> = defs.iter().map(|d| d.name.as_str()).filter(|n| self.refuse_changed && self.changed.contains_key(*n)).collect();
+        let refused: Vec<&str> = defs
+            .iter()
+            .map(|d| d.name.as_str())
+            .filter(|n| self.refuse_changed && self.changed.contains_key(*n))
+            .collect();
         for n in &news {
             notes.push(format!(
                 "TOOL_DEFINITION_CHANGED {n}; {} until re-pinned (`cordon mcp-proxy --repin --store ... -- SERVER...`)",
@@ -310,17 +444,36 @@ impl<'e> Proxy<'e> {
         }
         let mut checked = Vec::new();
         if !news.is_empty() {
-            let event = self.event(msg.get("id").cloned(), EventKind::Result, "tools/list".into(), Value::Null, Some(result.clone()));
+            let event = self.event(
+                msg.get("id").cloned(),
+                EventKind::Result,
+                "tools/list".into(),
+                Value::Null,
+                Some(result.clone()),
+            );
             let mut verdict = self.engine.check(&event);
-            self.engine.amend(&event, &mut verdict, vec![definition_changed_finding("tool definitions the server lists", &news.join("; "))]);
+            self.engine.amend(
+                &event,
+                &mut verdict,
+                vec![definition_changed_finding(
+                    "tool definitions the server lists",
+                    &news.join("; "),
+                )],
+            );
             checked.push((event, verdict));
         }
         let mut out = if refused.is_empty() {
             Outcome::pass(Peer::Client, line)
         } else {
             let refused: HashSet<String> = refused.into_iter().map(String::from).collect();
-            if let Some(Value::Array(tools)) = msg.get_mut("result").and_then(|r| r.get_mut("tools")) {
-                tools.retain(|t| !t.get("name").and_then(Value::as_str).is_some_and(|n| refused.contains(n)));
+            if let Some(Value::Array(tools)) =
+                msg.get_mut("result").and_then(|r| r.get_mut("tools"))
+            {
+                tools.retain(|t| {
+                    !t.get("name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| refused.contains(n))
+                });
             }
             Outcome::rewritten(Peer::Client, &msg)
         };
@@ -331,8 +484,18 @@ impl<'e> Proxy<'e> {
 
     fn tool_result<'a>(&mut self, line: &'a [u8], mut msg: Value, tool: String) -> Outcome<'a> {
         // A JSON-RPC error is scanned and recorded too, but only a result is rewritten.
-        let output = msg.get("result").or_else(|| msg.get("error")).cloned().unwrap_or(Value::Null);
-        let event = self.event(msg.get("id").cloned(), EventKind::Result, tool, Value::Null, Some(output));
+        let output = msg
+            .get("result")
+            .or_else(|| msg.get("error"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let event = self.event(
+            msg.get("id").cloned(),
+            EventKind::Result,
+            tool,
+            Value::Null,
+            Some(output),
+        );
         let mut verdict = self.engine.check(&event);
         self.tracker.observe(&event, &mut verdict);
         let mut notes = Vec::new();
@@ -342,7 +505,9 @@ impl<'e> Proxy<'e> {
                 let text = summary(&verdict, self.secrets);
                 match self.opts.flagged_results {
                     FlaggedResults::Annotate => annotate(result, &text),
-                    FlaggedResults::Withhold => *result = json!({"content": [{"type": "text", "text": format!("Withheld by Cordon: {text}")}], "isError": true}),
+                    FlaggedResults::Withhold => {
+                        *result = json!({"content": [{"type": "text", "text": format!("Withheld by Cordon: {text}")}], "isError": true})
+                    }
                 }
                 changed = true;
             }
@@ -351,11 +516,19 @@ impl<'e> Proxy<'e> {
                 if !hits.is_empty() {
                     *result = redacted;
                     changed = true;
-                    notes.push(format!("redacted {} secret(s) in the result of `{}`", hits.len(), event.tool));
+                    notes.push(format!(
+                        "redacted {} secret(s) in the result of `{}`",
+                        hits.len(),
+                        event.tool
+                    ));
                 }
             }
         }
-        let mut out = if changed { Outcome::rewritten(Peer::Client, &msg) } else { Outcome::pass(Peer::Client, line) };
+        let mut out = if changed {
+            Outcome::rewritten(Peer::Client, &msg)
+        } else {
+            Outcome::pass(Peer::Client, line)
+        };
         out.notes = notes;
         out.checked.push((event, verdict));
         out
@@ -393,7 +566,12 @@ fn to_line(msg: &Value) -> Vec<u8> {
 /// Batches left MCP in 2025-06-18 and no SDK sends them; one that carries a
 /// tools request is refused rather than unpicked, so nothing slips past.
 fn batch<'a>(line: &'a [u8], items: &[Value]) -> Outcome<'a> {
-    let guarded = items.iter().any(|m| matches!(m.get("method").and_then(Value::as_str), Some("tools/call" | "tools/list")));
+    let guarded = items.iter().any(|m| {
+        matches!(
+            m.get("method").and_then(Value::as_str),
+            Some("tools/call" | "tools/list")
+        )
+    });
     if !guarded {
         return Outcome::pass(Peer::Server, line);
     }
@@ -403,7 +581,11 @@ fn batch<'a>(line: &'a [u8], items: &[Value]) -> Outcome<'a> {
         .filter_map(|m| m.get("id"))
         .map(|id| json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32600, "message": "Cordon: tools requests cannot be sent in a JSON-RPC batch through this proxy"}}))
         .collect();
-    let out = if errors.is_empty() { Outcome::dropped() } else { Outcome::rewritten(Peer::Client, &Value::Array(errors)) };
+    let out = if errors.is_empty() {
+        Outcome::dropped()
+    } else {
+        Outcome::rewritten(Peer::Client, &Value::Array(errors))
+    };
     out.note("refused a JSON-RPC batch carrying tools requests".into())
 }
 
@@ -437,7 +619,13 @@ fn summary(v: &Verdict, secrets: &Secrets) -> String {
                 format!("{} ({}): {}", f.kind, f.severity.as_str(), f.message)
             } else {
                 let cut = cordon_core::floor_char_boundary(&evidence, 160);
-                format!("{} ({}): {} [{}]", f.kind, f.severity.as_str(), f.message, &evidence[..cut])
+                format!(
+                    "{} ({}): {} [{}]",
+                    f.kind,
+                    f.severity.as_str(),
+                    f.message,
+                    &evidence[..cut]
+                )
             }
         })
         .collect();
@@ -456,7 +644,9 @@ fn guard_finding(reason: &str) -> Finding {
         attack: vec![],
         evidence: String::new(),
         span: [0, 0],
-        message: format!("the guard cannot record or check calls ({reason}); the policy fails closed"),
+        message: format!(
+            "the guard cannot record or check calls ({reason}); the policy fails closed"
+        ),
         related: vec![],
     }
 }

@@ -48,13 +48,25 @@ pub(crate) enum Msg {
 
 /// Run the proxy between this process's stdio and `command`; the server's
 /// exit status when it ends.
-pub fn serve(mut proxy: Proxy<'_>, command: &[String], log: Option<Box<dyn Write>>, store: Option<Store>) -> Result<u8, String> {
+pub fn serve(
+    mut proxy: Proxy<'_>,
+    command: &[String],
+    log: Option<Box<dyn Write>>,
+    store: Option<Store>,
+) -> Result<u8, String> {
     let mut child = spawn(command)?;
     let server_in = child.stdin.take();
     let server_out = child.stdout.take().ok_or("the server has no stdout")?;
     let (tx, inbox) = mpsc::channel();
     let server_tx = tx.clone();
-    thread::spawn(move || pump(BufReader::with_capacity(1 << 16, server_out), server_tx, Msg::Server, Msg::ServerClosed));
+    thread::spawn(move || {
+        pump(
+            BufReader::with_capacity(1 << 16, server_out),
+            server_tx,
+            Msg::Server,
+            Msg::ServerClosed,
+        )
+    });
     // Not joined: a client that never closes stdin must not keep the proxy alive after the server is gone.
     thread::spawn(move || pump(io::stdin().lock(), tx, Msg::Client, Msg::ClientClosed));
     let (engine, secrets) = (proxy.engine, proxy.secrets);
@@ -66,8 +78,19 @@ pub fn serve(mut proxy: Proxy<'_>, command: &[String], log: Option<Box<dyn Write
             s.spawn(move || record_loop(store, rx, engine, secrets, failure));
             tx
         });
-        let mut journal = Journal { log, records, secrets };
-        relay(&mut proxy, &inbox, &mut io::stdout().lock(), server_in, &mut journal, &failure)
+        let mut journal = Journal {
+            log,
+            records,
+            secrets,
+        };
+        relay(
+            &mut proxy,
+            &inbox,
+            &mut io::stdout().lock(),
+            server_in,
+            &mut journal,
+            &failure,
+        )
     });
     // A server that closed its output is on its way out; one that outlived the client's grace is not.
     let grace = if ended { GRACE } else { Duration::ZERO };
@@ -76,7 +99,14 @@ pub fn serve(mut proxy: Proxy<'_>, command: &[String], log: Option<Box<dyn Write
 
 /// The relay loop, until the server's output ends (true) or the server
 /// outlives the client by more than `GRACE` (false).
-pub(crate) fn relay(proxy: &mut Proxy, inbox: &Receiver<Msg>, client: &mut impl Write, mut server: Option<impl Write>, journal: &mut Journal, store_failure: &OnceLock<String>) -> bool {
+pub(crate) fn relay(
+    proxy: &mut Proxy,
+    inbox: &Receiver<Msg>,
+    client: &mut impl Write,
+    mut server: Option<impl Write>,
+    journal: &mut Journal,
+    store_failure: &OnceLock<String>,
+) -> bool {
     let mut client_open = true;
     let mut closed_at: Option<Instant> = None;
     let mut failure_seen = false;
@@ -94,7 +124,14 @@ pub(crate) fn relay(proxy: &mut Proxy, inbox: &Receiver<Msg>, client: &mut impl 
             if let Some(e) = store_failure.get() {
                 failure_seen = true;
                 let closed = proxy.guard_failed(e);
-                journal.note(&format!("{e}; {}", if closed { "calls are refused from now on (fail closed)" } else { "calls go on unrecorded (fail open)" }));
+                journal.note(&format!(
+                    "{e}; {}",
+                    if closed {
+                        "calls are refused from now on (fail closed)"
+                    } else {
+                        "calls go on unrecorded (fail open)"
+                    }
+                ));
             }
         }
         let (line, from_client) = match msg {
@@ -111,11 +148,18 @@ pub(crate) fn relay(proxy: &mut Proxy, inbox: &Receiver<Msg>, client: &mut impl 
         let line = match line {
             Line::Full(l) => l,
             Line::Oversized(n) => {
-                journal.note(&format!("dropped a {n}-byte line from the {}: over the {MAX_LINE}-byte limit", if from_client { "client" } else { "server" }));
+                journal.note(&format!(
+                    "dropped a {n}-byte line from the {}: over the {MAX_LINE}-byte limit",
+                    if from_client { "client" } else { "server" }
+                ));
                 continue;
             }
         };
-        let out = if from_client { proxy.from_client(&line) } else { proxy.from_server(&line) };
+        let out = if from_client {
+            proxy.from_client(&line)
+        } else {
+            proxy.from_server(&line)
+        };
         for n in &out.notes {
             journal.note(n);
         }
@@ -162,12 +206,27 @@ impl Journal<'_> {
         for f in &mut verdict.findings {
             f.evidence = self.secrets.redact(&f.evidence).0;
         }
-        let kind = if event.kind == EventKind::Call { "tools/call" } else { "result of" };
+        let kind = if event.kind == EventKind::Call {
+            "tools/call"
+        } else {
+            "result of"
+        };
         if verdict.decision != Decision::Allow || !verdict.findings.is_empty() {
             let id = event.id.as_ref().map(Value::to_string).unwrap_or_default();
-            let kinds: Vec<String> = verdict.findings.iter().map(|f| format!("{} ({}, {})", f.kind, f.severity.as_str(), f.rule)).collect();
-            let decision = serde_json::to_value(verdict.decision).ok().and_then(|d| d.as_str().map(str::to_uppercase)).unwrap_or_default();
-            self.note(&format!("{decision} {kind} `{}` id {id}: {}", event.tool, kinds.join(", ")));
+            let kinds: Vec<String> = verdict
+                .findings
+                .iter()
+                .map(|f| format!("{} ({}, {})", f.kind, f.severity.as_str(), f.rule))
+                .collect();
+            let decision = serde_json::to_value(verdict.decision)
+                .ok()
+                .and_then(|d| d.as_str().map(str::to_uppercase))
+                .unwrap_or_default();
+            self.note(&format!(
+                "{decision} {kind} `{}` id {id}: {}",
+                event.tool,
+                kinds.join(", ")
+            ));
         }
         if let Some(log) = self.log.as_mut() {
             let mut line = verdict.to_contract_json();
@@ -175,7 +234,10 @@ impl Journal<'_> {
             line["tool"] = json!(event.tool);
             line["session"] = json!(event.session);
             line["ts"] = json!(event.ts);
-            let written = serde_json::to_writer(&mut *log, &line).map_err(io::Error::from).and_then(|()| log.write_all(b"\n")).and_then(|()| log.flush());
+            let written = serde_json::to_writer(&mut *log, &line)
+                .map_err(io::Error::from)
+                .and_then(|()| log.write_all(b"\n"))
+                .and_then(|()| log.flush());
             if let Err(e) = written {
                 self.note(&format!("--log: {e}; not logging any more"));
                 self.log = None;
@@ -189,9 +251,18 @@ impl Journal<'_> {
 
 /// Write records as they come, in batches of what is waiting (one durable
 /// transaction each).
-fn record_loop(mut store: Store, rx: Receiver<(Event, Verdict)>, engine: &Engine, secrets: &Secrets, failure: &OnceLock<String>) {
+fn record_loop(
+    mut store: Store,
+    rx: Receiver<(Event, Verdict)>,
+    engine: &Engine,
+    secrets: &Secrets,
+    failure: &OnceLock<String>,
+) {
     while let Ok(first) = rx.recv() {
-        let batch: Vec<Record> = std::iter::once(first).chain(rx.try_iter()).map(|(e, v)| record(engine, secrets, e, v)).collect();
+        let batch: Vec<Record> = std::iter::once(first)
+            .chain(rx.try_iter())
+            .map(|(e, v)| record(engine, secrets, e, v))
+            .collect();
         if let Err(e) = store.record(&batch) {
             let _ = failure.set(format!("episode store: {e}"));
         }
@@ -204,12 +275,16 @@ fn record(engine: &Engine, secrets: &Secrets, event: Event, verdict: Verdict) ->
     let mut found = Vec::new();
     let mut redact = |v: &Value| {
         let (r, hits) = secrets.redact_value(v);
-        found.extend(hits.into_iter().map(|h| (h.kind.to_string(), h.fingerprint)));
+        found.extend(
+            hits.into_iter()
+                .map(|h| (h.kind.to_string(), h.fingerprint)),
+        );
         r.to_string()
     };
     let input = (event.kind == EventKind::Call).then(|| redact(&event.input));
     let output = event.output.as_ref().map(&mut redact);
-    let capability = format!("{:?}", engine.policy().tools.capability(&event.tool)).to_ascii_lowercase();
+    let capability =
+        format!("{:?}", engine.policy().tools.capability(&event.tool)).to_ascii_lowercase();
     Record {
         line: None,
         event_id: event.id,
@@ -324,45 +399,96 @@ pub fn repin(command: &[String], pins: &mut Pins) -> Result<(String, Vec<(String
     let _ = finish(child, GRACE);
     let (server, defs) = listed?;
     let server = server.unwrap_or_else(|| crate::default_server_name(command));
-    let states = defs.iter().map(|d| pins.accept(d).map(|p| (d.name.clone(), p))).collect::<Result<_, _>>()?;
+    let states = defs
+        .iter()
+        .map(|d| pins.accept(d).map(|p| (d.name.clone(), p)))
+        .collect::<Result<_, _>>()?;
     Ok((server, states))
 }
 
-fn list_tools(input: &mut ChildStdin, rx: &Receiver<Msg>) -> Result<(Option<String>, Vec<ToolDef>), String> {
+fn list_tools(
+    input: &mut ChildStdin,
+    rx: &Receiver<Msg>,
+) -> Result<(Option<String>, Vec<ToolDef>), String> {
     const MAX_PAGES: u64 = 100;
     let client = json!({"name": "cordon", "version": env!("CARGO_PKG_VERSION")});
-    let init = request(input, rx, 1, "initialize", json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": client}))?;
-    let server = init.pointer("/serverInfo/name").and_then(Value::as_str).filter(|n| !n.is_empty()).map(String::from);
-    write_line(input, &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))?;
+    let init = request(
+        input,
+        rx,
+        1,
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": client}),
+    )?;
+    let server = init
+        .pointer("/serverInfo/name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .map(String::from);
+    write_line(
+        input,
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )?;
     let mut defs = Vec::new();
     let mut cursor: Option<String> = None;
     for id in 2..2 + MAX_PAGES {
-        let params = cursor.as_ref().map_or_else(|| json!({}), |c| json!({"cursor": c}));
+        let params = cursor
+            .as_ref()
+            .map_or_else(|| json!({}), |c| json!({"cursor": c}));
         let page = request(input, rx, id, "tools/list", params)?;
         defs.extend(parse_tool_defs(&page)?);
-        cursor = page.get("nextCursor").and_then(Value::as_str).map(String::from);
+        cursor = page
+            .get("nextCursor")
+            .and_then(Value::as_str)
+            .map(String::from);
         if cursor.is_none() {
             return Ok((server, defs));
         }
     }
-    Err(format!("tools/list goes on for more than {MAX_PAGES} pages"))
+    Err(format!(
+        "tools/list goes on for more than {MAX_PAGES} pages"
+    ))
 }
 
 /// Send a request and wait for its answer, answering what the server asks meanwhile.
-fn request(input: &mut ChildStdin, rx: &Receiver<Msg>, id: u64, method: &str, params: Value) -> Result<Value, String> {
-    write_line(input, &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))?;
+fn request(
+    input: &mut ChildStdin,
+    rx: &Receiver<Msg>,
+    id: u64,
+    method: &str,
+    params: Value,
+) -> Result<Value, String> {
+    write_line(
+        input,
+        &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+    )?;
     let deadline = Instant::now() + REQUEST_TIMEOUT;
     loop {
         let line = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(Msg::Server(Line::Full(l))) => l,
             Ok(Msg::Server(Line::Oversized(_))) => continue,
-            Err(RecvTimeoutError::Timeout) => return Err(format!("no answer to {method} in {}s", REQUEST_TIMEOUT.as_secs())),
-            _ => return Err(format!("the server closed its output before answering {method}")),
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(format!(
+                    "no answer to {method} in {}s",
+                    REQUEST_TIMEOUT.as_secs()
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "the server closed its output before answering {method}"
+                ))
+            }
         };
-        let Ok(msg) = serde_json::from_slice::<Value>(line.trim_ascii()) else { continue };
+        let Ok(msg) = serde_json::from_slice::<Value>(line.trim_ascii()) else {
+            continue;
+        };
         match (msg.get("method"), msg.get("id")) {
             (None, Some(i)) if *i == json!(id) => {
-                return msg.get("result").cloned().ok_or_else(|| format!("{method} failed: {}", msg.get("error").unwrap_or(&Value::Null)));
+                return msg.get("result").cloned().ok_or_else(|| {
+                    format!(
+                        "{method} failed: {}",
+                        msg.get("error").unwrap_or(&Value::Null)
+                    )
+                });
             }
             // The server asks something of us (ping, roots/list): answer, so it does not wait.
             (Some(m), Some(i)) => {
@@ -381,5 +507,7 @@ fn request(input: &mut ChildStdin, rx: &Receiver<Msg>, id: u64, method: &str, pa
 fn write_line(w: &mut impl Write, msg: &Value) -> Result<(), String> {
     let mut line = serde_json::to_vec(msg).map_err(|e| e.to_string())?;
     line.push(b'\n');
-    w.write_all(&line).and_then(|()| w.flush()).map_err(|e| format!("writing to the server: {e}"))
+    w.write_all(&line)
+        .and_then(|()| w.flush())
+        .map_err(|e| format!("writing to the server: {e}"))
 }

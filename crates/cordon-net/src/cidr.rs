@@ -27,10 +27,18 @@ impl Cidr {
             Some((a, l)) => (a, Some(l)),
             None => (s.trim(), None),
         };
-        let net: IpAddr = addr.trim_start_matches('[').trim_end_matches(']').parse().map_err(|_| CidrError::Address)?;
+        let net: IpAddr = addr
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| CidrError::Address)?;
         let max = if net.is_ipv4() { 32 } else { 128 };
         let len = match len {
-            Some(l) => l.parse::<u8>().ok().filter(|&l| l <= max).ok_or(CidrError::PrefixLength)?,
+            Some(l) => l
+                .parse::<u8>()
+                .ok()
+                .filter(|&l| l <= max)
+                .ok_or(CidrError::PrefixLength)?,
             None => max,
         };
         Ok(Cidr { net, len })
@@ -44,7 +52,9 @@ impl Cidr {
                 u32::from(a) & mask == u32::from(n) & mask
             }
             (IpAddr::V6(a), IpAddr::V6(n)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.len)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.len))
+                    .unwrap_or(0);
                 u128::from(a) & mask == u128::from(n) & mask
             }
             _ => false,
@@ -56,7 +66,10 @@ impl Cidr {
     pub fn unmapped(self) -> Cidr {
         match self.net {
             IpAddr::V6(v6) if self.len >= 96 => match v6.to_ipv4_mapped() {
-                Some(v4) => Cidr { net: IpAddr::V4(v4), len: self.len - 96 },
+                Some(v4) => Cidr {
+                    net: IpAddr::V4(v4),
+                    len: self.len - 96,
+                },
                 None => self,
             },
             _ => self,
@@ -76,14 +89,25 @@ mod tests {
     fn networks_and_bare_addresses() {
         let c = Cidr::parse("10.88.0.0/16").unwrap();
         assert!(c.contains(ip("10.88.3.4")) && !c.contains(ip("10.89.0.1")));
-        assert!(!c.contains(ip("::ffff:10.88.3.4")), "families are not mixed");
+        assert!(
+            !c.contains(ip("::ffff:10.88.3.4")),
+            "families are not mixed"
+        );
         assert!(Cidr::parse("10.0.0.5").unwrap().contains(ip("10.0.0.5")));
         assert!(!Cidr::parse("10.0.0.5").unwrap().contains(ip("10.0.0.6")));
-        assert!(Cidr::parse("[2001:db8::]/32").unwrap().contains(ip("2001:db8:1::1")));
+        assert!(Cidr::parse("[2001:db8::]/32")
+            .unwrap()
+            .contains(ip("2001:db8:1::1")));
         assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
         assert!(Cidr::parse("::/0").unwrap().contains(ip("::1")));
-        assert_eq!(Cidr::parse("::ffff:10.0.0.0/104").unwrap().unmapped(), Cidr::parse("10.0.0.0/8").unwrap());
-        assert_eq!(Cidr::parse("2001:db8::/32").unwrap().unmapped(), Cidr::parse("2001:db8::/32").unwrap());
+        assert_eq!(
+            Cidr::parse("::ffff:10.0.0.0/104").unwrap().unmapped(),
+            Cidr::parse("10.0.0.0/8").unwrap()
+        );
+        assert_eq!(
+            Cidr::parse("2001:db8::/32").unwrap().unmapped(),
+            Cidr::parse("2001:db8::/32").unwrap()
+        );
     }
 
     #[test]

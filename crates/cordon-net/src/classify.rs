@@ -70,14 +70,29 @@ pub(crate) fn analyze_host(raw: &str) -> Option<HostInfo> {
     if h.contains(':') {
         let v6: Ipv6Addr = h.parse().ok()?;
         let (class, obfuscated) = classify_v6(&v6);
-        return Some(HostInfo { host: v6.to_string(), class, ip: Some(IpAddr::V6(v6)), obfuscated });
+        return Some(HostInfo {
+            host: v6.to_string(),
+            class,
+            ip: Some(IpAddr::V6(v6)),
+            obfuscated,
+        });
     }
     if let Some(v4) = parse_ipv4_loose(&h) {
         let obfuscated = encoded || !is_canonical_ipv4(&h);
-        return Some(HostInfo { host: fmt_v4(v4), class: classify_v4(v4), ip: Some(IpAddr::V4(v4)), obfuscated });
+        return Some(HostInfo {
+            host: fmt_v4(v4),
+            class: classify_v4(v4),
+            ip: Some(IpAddr::V4(v4)),
+            obfuscated,
+        });
     }
     let (class, ip) = classify_name(&h);
-    Some(HostInfo { host: h.into_owned(), class, obfuscated: ip.is_some(), ip })
+    Some(HostInfo {
+        host: h.into_owned(),
+        class,
+        obfuscated: ip.is_some(),
+        ip,
+    })
 }
 
 /// Normalise a host as a resolver or URL parser would see it: brackets and
@@ -94,7 +109,8 @@ fn normalize(raw: &str) -> Option<Cow<'_, str>> {
     let b = raw.as_bytes();
     let plain = !b.is_empty()
         && b.len() <= 253
-        && b.iter().all(|&c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.'))
+        && b.iter()
+            .all(|&c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.'))
         && b[0] != b'.'
         && b[b.len() - 1] != b'.'
         && b.iter().any(u8::is_ascii_alphanumeric);
@@ -356,7 +372,8 @@ fn classify_name(h: &str) -> (DestClass, Option<IpAddr>) {
 
 /// `h` is `suffix` or a subdomain of it.
 pub(crate) fn has_suffix(h: &str, suffix: &str) -> bool {
-    h.ends_with(suffix) && (h.len() == suffix.len() || h.as_bytes()[h.len() - suffix.len() - 1] == b'.')
+    h.ends_with(suffix)
+        && (h.len() == suffix.len() || h.as_bytes()[h.len() - suffix.len() - 1] == b'.')
 }
 
 /// The IP spelled in the labels before an IP-echo suffix:
@@ -364,7 +381,9 @@ pub(crate) fn has_suffix(h: &str, suffix: &str) -> bool {
 fn echoed_ip(prefix: &str) -> Option<Ipv4Addr> {
     let labels: Vec<&str> = prefix.rsplit('.').take(4).collect();
     if labels.len() == 4
-        && labels.iter().all(|l| !l.is_empty() && l.len() <= 3 && l.bytes().all(|b| b.is_ascii_digit()))
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.len() <= 3 && l.bytes().all(|b| b.is_ascii_digit()))
     {
         let dotted = format!("{}.{}.{}.{}", labels[3], labels[2], labels[1], labels[0]);
         return dotted.parse().ok();
@@ -456,7 +475,13 @@ mod tests {
 
     #[test]
     fn dotted_quad_formatting() {
-        for ip in ["0.0.0.0", "1.2.3.4", "10.100.255.9", "255.255.255.255", "99.100.101.0"] {
+        for ip in [
+            "0.0.0.0",
+            "1.2.3.4",
+            "10.100.255.9",
+            "255.255.255.255",
+            "99.100.101.0",
+        ] {
             assert_eq!(fmt_v4(ip.parse().unwrap()), ip);
         }
     }
@@ -503,7 +528,13 @@ mod tests {
 
     #[test]
     fn obfuscated_ipv4_classifies_by_address() {
-        for h in ["0xa9fea9fe", "2852039166", "0251.0376.0251.0376", "169.254.43518", "0xA9.0xFE.0xA9.0xFE"] {
+        for h in [
+            "0xa9fea9fe",
+            "2852039166",
+            "0251.0376.0251.0376",
+            "169.254.43518",
+            "0xA9.0xFE.0xA9.0xFE",
+        ] {
             let (c, ip, obf) = classify_host(h);
             assert_eq!(c, Metadata, "{h}");
             assert_eq!(ip, Some(IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254))));
@@ -572,8 +603,12 @@ mod tests {
 
     #[test]
     fn ip_echo_names() {
-        for h in ["169.254.169.254.nip.io", "x.169.254.169.254.sslip.io", "a-169-254-169-254.nip.io", "a9fea9fe.nip.io"]
-        {
+        for h in [
+            "169.254.169.254.nip.io",
+            "x.169.254.169.254.sslip.io",
+            "a-169-254-169-254.nip.io",
+            "a9fea9fe.nip.io",
+        ] {
             let (c, ip, obf) = classify_host(h);
             assert_eq!(c, Metadata, "{h}");
             assert_eq!(ip, Some(IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254))));
@@ -586,13 +621,36 @@ mod tests {
 
     #[test]
     fn normalisation() {
-        assert_eq!(normalize_host("Example.COM.").as_deref(), Some("example.com"));
-        assert_eq!(normalize_host("%31%32%37.0.0.1").as_deref(), Some("127.0.0.1"));
-        assert_eq!(normalize_host("１２７。０。０。１").as_deref(), Some("127.0.0.1"));
+        assert_eq!(
+            normalize_host("Example.COM.").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(
+            normalize_host("%31%32%37.0.0.1").as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(
+            normalize_host("１２７。０。０。１").as_deref(),
+            Some("127.0.0.1")
+        );
         assert_eq!(normalize_host("[::1]").as_deref(), Some("::1"));
-        assert_eq!(normalize_host("[fe80::1%25eth0]").as_deref(), Some("fe80::1"));
+        assert_eq!(
+            normalize_host("[fe80::1%25eth0]").as_deref(),
+            Some("fe80::1")
+        );
         assert_eq!(normalize_host("例子.测试").as_deref(), Some("例子.测试"));
-        for bad in ["", ".", "[host]", "<host>", "$HOST", "${HOST}", "a b", "%zz", "*.example.com", "[10.0.0.1]"] {
+        for bad in [
+            "",
+            ".",
+            "[host]",
+            "<host>",
+            "$HOST",
+            "${HOST}",
+            "a b",
+            "%zz",
+            "*.example.com",
+            "[10.0.0.1]",
+        ] {
             assert_eq!(normalize_host(bad), None, "{bad:?}");
         }
         // Classification sees through the encodings.
@@ -605,6 +663,16 @@ mod tests {
     fn as_str_names() {
         let all = [Loopback, Private, LinkLocal, Metadata, Unspecified, Public];
         let names: Vec<_> = all.iter().map(|c| c.as_str()).collect();
-        assert_eq!(names, ["loopback", "private", "link_local", "metadata", "unspecified", "public"]);
+        assert_eq!(
+            names,
+            [
+                "loopback",
+                "private",
+                "link_local",
+                "metadata",
+                "unspecified",
+                "public"
+            ]
+        );
     }
 }

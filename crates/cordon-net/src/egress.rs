@@ -76,12 +76,16 @@ impl Matcher {
                 self.nets.push(net);
                 return Ok(());
             }
-            Err(CidrError::Address) if e.contains('/') => return Err(bad("CIDR address is not an IP")),
+            Err(CidrError::Address) if e.contains('/') => {
+                return Err(bad("CIDR address is not an IP"))
+            }
             Err(CidrError::PrefixLength) => return Err(bad("bad CIDR prefix length")),
             Err(CidrError::Address) => {} // a name or a glob
         }
         if let Some(base) = e.strip_prefix("*.") {
-            let base = normalize_host(base).filter(|h| is_name(h)).ok_or_else(|| bad("glob must be *.DOMAIN"))?;
+            let base = normalize_host(base)
+                .filter(|h| is_name(h))
+                .ok_or_else(|| bad("glob must be *.DOMAIN"))?;
             self.suffixes.push(base);
             return Ok(());
         }
@@ -100,7 +104,11 @@ impl Matcher {
         }
         let is_literal = ip.is_some() && host.parse::<IpAddr>().is_ok();
         !is_literal
-            && (self.hosts.contains(host) || self.suffixes.iter().any(|s| host.len() > s.len() && has_suffix(host, s)))
+            && (self.hosts.contains(host)
+                || self
+                    .suffixes
+                    .iter()
+                    .any(|s| host.len() > s.len() && has_suffix(host, s)))
     }
 }
 
@@ -142,7 +150,10 @@ impl Default for Egress {
 impl Egress {
     /// `defaults`: include [`DEFAULT_ALLOW`]. Errors name the bad entry.
     pub fn new(allow: &[String], deny: &[String], defaults: bool) -> Result<Egress, String> {
-        let mut e = Egress { allow: Matcher::default(), deny: Matcher::default() };
+        let mut e = Egress {
+            allow: Matcher::default(),
+            deny: Matcher::default(),
+        };
         if defaults {
             for d in DEFAULT_ALLOW {
                 e.allow.add(d)?;
@@ -232,7 +243,12 @@ mod tests {
 
     #[test]
     fn ips_and_cidrs() {
-        let e = Egress::new(&s(&["10.0.0.0/8", "fd00::/8", "192.168.1.5", "[2001:db8::1]"]), &[], false).unwrap();
+        let e = Egress::new(
+            &s(&["10.0.0.0/8", "fd00::/8", "192.168.1.5", "[2001:db8::1]"]),
+            &[],
+            false,
+        )
+        .unwrap();
         assert!(e.allows_host("10.1.2.3"));
         assert!(e.allows_host("0xa010203")); // 10.1.2.3 in hex
         assert!(e.allows_host("::ffff:10.1.2.3"));
@@ -249,8 +265,12 @@ mod tests {
 
     #[test]
     fn deny_wins() {
-        let e =
-            Egress::new(&s(&["*.example.com", "10.0.0.0/8"]), &s(&["bad.example.com", "10.66.0.0/16"]), false).unwrap();
+        let e = Egress::new(
+            &s(&["*.example.com", "10.0.0.0/8"]),
+            &s(&["bad.example.com", "10.66.0.0/16"]),
+            false,
+        )
+        .unwrap();
         assert!(e.allows_host("good.example.com"));
         assert!(!e.allows_host("bad.example.com"));
         assert!(e.allows_host("10.1.1.1"));
@@ -263,7 +283,14 @@ mod tests {
     #[test]
     fn metadata_never_allowed() {
         let e = Egress::new(
-            &s(&["169.254.0.0/16", "0.0.0.0/0", "metadata.google.internal", "*.internal", "fd00:ec2::/32", "*.nip.io"]),
+            &s(&[
+                "169.254.0.0/16",
+                "0.0.0.0/0",
+                "metadata.google.internal",
+                "*.internal",
+                "fd00:ec2::/32",
+                "*.nip.io",
+            ]),
             &[],
             true,
         )
@@ -287,9 +314,18 @@ mod tests {
     #[test]
     fn allows_destinations_from_extract() {
         let e = Egress::default();
-        let v = extract("pip download https://files.pythonhosted.org/x.whl http://evil.example.com/y", false);
+        let v = extract(
+            "pip download https://files.pythonhosted.org/x.whl http://evil.example.com/y",
+            false,
+        );
         let verdicts: Vec<_> = v.iter().map(|d| (d.host.as_str(), e.allows(d))).collect();
-        assert_eq!(verdicts, [("files.pythonhosted.org", true), ("evil.example.com", false)]);
+        assert_eq!(
+            verdicts,
+            [
+                ("files.pythonhosted.org", true),
+                ("evil.example.com", false)
+            ]
+        );
     }
 
     #[test]

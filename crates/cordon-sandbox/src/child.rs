@@ -15,7 +15,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
-use landlock::{Access, AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, ABI};
+use landlock::{
+    Access, AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, ABI,
+};
 
 /// Everything init needs, prepared by the supervisor before the clone.
 pub struct Plan {
@@ -88,7 +90,13 @@ fn cstr(p: &Path) -> Result<CString, String> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| format!("{}: NUL in path", p.display()))
 }
 
-fn mount(src: Option<&Path>, target: &Path, fstype: Option<&str>, flags: libc::c_ulong, data: Option<&str>) -> Result<(), String> {
+fn mount(
+    src: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> Result<(), String> {
     let src = src.map(cstr).transpose()?;
     let t = cstr(target)?;
     let fs = fstype.map(|f| CString::new(f).unwrap_or_default());
@@ -148,9 +156,17 @@ fn setup(plan: &Plan, up: RawFd, down: RawFd) -> Result<u32, String> {
     }
     // A bare name is looked up here with stat, not by trying execve in each
     // PATH directory: every execve attempt is a round trip to the supervisor.
-    let program = lookup(&plan.argv[0], plan.env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_os_str()));
+    let program = lookup(
+        &plan.argv[0],
+        plan.env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_os_str()),
+    );
     let mut cmd = std::process::Command::new(&program);
-    cmd.args(&plan.argv[1..]).env_clear().envs(plan.env.iter().map(|(k, v)| (k, v)));
+    cmd.args(&plan.argv[1..])
+        .env_clear()
+        .envs(plan.env.iter().map(|(k, v)| (k, v)));
     cmd.arg0(&plan.argv[0]);
     match cmd.spawn() {
         Ok(c) => {
@@ -160,7 +176,11 @@ fn setup(plan: &Plan, up: RawFd, down: RawFd) -> Result<u32, String> {
             Ok(pid)
         }
         Err(e) => {
-            let code: i32 = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+            let code: i32 = if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            };
             eprintln!("cordon: {}: {e}", plan.argv[0].to_string_lossy());
             // Reported as the command's exit status, as a shell would.
             send(up, MSG_STATUS, &((code & 0xff) << 8).to_le_bytes());
@@ -175,7 +195,9 @@ fn lookup(name: &std::ffi::OsStr, path: Option<&std::ffi::OsStr>) -> OsString {
     if name.as_bytes().contains(&b'/') {
         return name.to_os_string();
     }
-    for dir in std::env::split_paths(path.unwrap_or(std::ffi::OsStr::new("/usr/local/bin:/usr/bin:/bin"))) {
+    for dir in
+        std::env::split_paths(path.unwrap_or(std::ffi::OsStr::new("/usr/local/bin:/usr/bin:/bin")))
+    {
         let p = dir.join(name);
         if std::fs::metadata(&p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0) {
             return p.into_os_string();
@@ -188,7 +210,13 @@ fn filesystem(plan: &Plan) -> Result<(), String> {
     let root = Path::new("/");
     mount(None, root, None, libc::MS_REC | libc::MS_PRIVATE, None)?;
     // A /proc of this PID namespace: the command sees only its own tree.
-    mount(Some(Path::new("proc")), Path::new("/proc"), Some("proc"), libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, None)?;
+    mount(
+        Some(Path::new("proc")),
+        Path::new("/proc"),
+        Some("proc"),
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        None,
+    )?;
     if let Some(r) = &plan.resolv {
         let target = Path::new("/etc/resolv.conf");
         if target.exists() {
@@ -197,7 +225,13 @@ fn filesystem(plan: &Plan) -> Result<(), String> {
     }
     for (p, is_dir) in &plan.hidden {
         let r = if *is_dir {
-            mount(Some(Path::new("tmpfs")), p, Some("tmpfs"), libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, Some("size=4k,mode=0"))
+            mount(
+                Some(Path::new("tmpfs")),
+                p,
+                Some("tmpfs"),
+                libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                Some("size=4k,mode=0"),
+            )
         } else {
             mount(Some(Path::new("/dev/null")), p, None, libc::MS_BIND, None)
         };
@@ -214,12 +248,30 @@ fn filesystem(plan: &Plan) -> Result<(), String> {
             (fd >= 0).then_some((fd, p, *writable))
         })
         .collect();
-    mount(Some(Path::new("tmpfs")), Path::new("/tmp"), Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some("mode=1777"))?;
+    mount(
+        Some(Path::new("tmpfs")),
+        Path::new("/tmp"),
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some("mode=1777"),
+    )?;
     for (fd, p, writable) in kept {
         let _ = std::fs::create_dir_all(p);
-        mount(Some(Path::new(&format!("/proc/self/fd/{fd}"))), p, None, libc::MS_BIND | libc::MS_REC, None)?;
+        mount(
+            Some(Path::new(&format!("/proc/self/fd/{fd}"))),
+            p,
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            None,
+        )?;
         if !writable {
-            mount(None, p, None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY, None)?;
+            mount(
+                None,
+                p,
+                None,
+                libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+                None,
+            )?;
         }
         // SAFETY: our O_PATH fd.
         unsafe { libc::close(fd) };
@@ -230,12 +282,23 @@ fn filesystem(plan: &Plan) -> Result<(), String> {
 fn landlock(plan: &Plan) -> Result<(), String> {
     let abi = ABI::V5;
     let err = |e: landlock::RulesetError| format!("landlock: {e}");
-    let mut rs = Ruleset::default().handle_access(AccessFs::from_all(abi)).map_err(err)?.create().map_err(err)?;
-    for (paths, access) in [(&plan.read, AccessFs::from_read(abi)), (&plan.write, AccessFs::from_all(abi))] {
+    let mut rs = Ruleset::default()
+        .handle_access(AccessFs::from_all(abi))
+        .map_err(err)?
+        .create()
+        .map_err(err)?;
+    for (paths, access) in [
+        (&plan.read, AccessFs::from_read(abi)),
+        (&plan.write, AccessFs::from_all(abi)),
+    ] {
         for p in paths {
             let Ok(fd) = PathFd::new(p) else { continue };
             let is_dir = std::fs::metadata(p).map(|m| m.is_dir()).unwrap_or(false);
-            let a = if is_dir { access } else { access & AccessFs::from_file(abi) };
+            let a = if is_dir {
+                access
+            } else {
+                access & AccessFs::from_file(abi)
+            };
             rs = rs.add_rule(PathBeneath::new(fd, a)).map_err(err)?;
         }
     }
@@ -280,11 +343,20 @@ fn drop_caps() {
     }
     // SAFETY: prctl and capget/capset with correctly sized v3 structures.
     unsafe {
-        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        );
         for &c in DROP {
             libc::prctl(libc::PR_CAPBSET_DROP, c as libc::c_ulong, 0, 0, 0);
         }
-        let mut h = Hdr { version: 0x2008_0522, pid: 0 };
+        let mut h = Hdr {
+            version: 0x2008_0522,
+            pid: 0,
+        };
         let mut d = [Data::default(); 2];
         if libc::syscall(libc::SYS_capget, &mut h as *mut Hdr, d.as_mut_ptr()) == 0 {
             for &c in DROP {
@@ -314,7 +386,11 @@ fn reap(child: u32, up: RawFd) -> ! {
         }
         if pid as u32 == child {
             send(up, MSG_STATUS, &status.to_le_bytes());
-            let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
+            let code = if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                128 + libc::WTERMSIG(status)
+            };
             // SAFETY: leaving.
             unsafe { libc::_exit(code) }
         }

@@ -30,7 +30,15 @@ pub fn sniff_client(b: &[u8]) -> Option<&'static str> {
     if b.starts_with(b"CONNECT ") {
         return Some("http-connect");
     }
-    const METHODS: &[&[u8]] = &[b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH "];
+    const METHODS: &[&[u8]] = &[
+        b"GET ",
+        b"POST ",
+        b"PUT ",
+        b"HEAD ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"PATCH ",
+    ];
     if METHODS.iter().any(|m| b.starts_with(m)) {
         return Some("http");
     }
@@ -57,8 +65,16 @@ pub fn is_stratum(b: &[u8]) -> bool {
     if !json || !find(b, b"\"method\"") {
         return false;
     }
-    const MINING: &[&[u8]] = &[b"mining.subscribe", b"mining.authorize", b"mining.submit", b"mining.extranonce", b"eth_submitLogin", b"eth_submitWork"];
-    MINING.iter().any(|m| find(b, m)) || (find(b, b"\"login\"") && (find(b, b"\"agent\"") || find(b, b"\"pass\"")))
+    const MINING: &[&[u8]] = &[
+        b"mining.subscribe",
+        b"mining.authorize",
+        b"mining.submit",
+        b"mining.extranonce",
+        b"eth_submitLogin",
+        b"eth_submitWork",
+    ];
+    MINING.iter().any(|m| find(b, m))
+        || (find(b, b"\"login\"") && (find(b, b"\"agent\"") || find(b, b"\"pass\"")))
 }
 
 /// Printable evidence from raw bytes: at most `max` characters, control bytes escaped.
@@ -75,7 +91,15 @@ pub fn printable(b: &[u8], max: usize) -> String {
     s
 }
 
-fn finding(kind: &str, severity: Severity, confidence: f64, rule: &str, attack: &[&str], evidence: String, message: String) -> Finding {
+fn finding(
+    kind: &str,
+    severity: Severity,
+    confidence: f64,
+    rule: &str,
+    attack: &[&str],
+    evidence: String,
+    message: String,
+) -> Finding {
     Finding {
         kind: kind.into(),
         severity,
@@ -123,8 +147,25 @@ pub fn direct_connect_finding(exe: &str, argv: &[String], dest: &str) -> Finding
     let name = exe.rsplit('/').next().unwrap_or(exe);
     let cmd = argv.join(" ");
     let ev = format!("{cmd} -> {dest}");
-    const SHELLS: &[&str] = &["bash", "sh", "dash", "zsh", "ksh", "mksh", "ash", "busybox", "fish"];
-    const TUNNELS: &[&str] = &["ssh", "autossh", "dbclient", "plink", "sshpass", "chisel", "ngrok", "frpc", "socat", "nc", "ncat", "netcat", "nc.openbsd", "nc.traditional"];
+    const SHELLS: &[&str] = &[
+        "bash", "sh", "dash", "zsh", "ksh", "mksh", "ash", "busybox", "fish",
+    ];
+    const TUNNELS: &[&str] = &[
+        "ssh",
+        "autossh",
+        "dbclient",
+        "plink",
+        "sshpass",
+        "chisel",
+        "ngrok",
+        "frpc",
+        "socat",
+        "nc",
+        "ncat",
+        "netcat",
+        "nc.openbsd",
+        "nc.traditional",
+    ];
     if SHELLS.contains(&name) {
         finding(
             "REVERSE_SHELL",
@@ -153,7 +194,9 @@ pub fn direct_connect_finding(exe: &str, argv: &[String], dest: &str) -> Finding
             "sandbox.direct-connect",
             &["T1090"],
             ev,
-            format!("{name} tried to reach {dest} around the proxy (refused: the sandbox has no route)"),
+            format!(
+                "{name} tried to reach {dest} around the proxy (refused: the sandbox has no route)"
+            ),
         )
     }
 }
@@ -166,7 +209,10 @@ pub fn scan_finding(distinct: usize, window: Duration, sample: &[String]) -> Fin
         "sandbox.scan",
         &["T1046"],
         sample.join(" "),
-        format!("{distinct} distinct destinations tried within {}s: a scan", window.as_secs()),
+        format!(
+            "{distinct} distinct destinations tried within {}s: a scan",
+            window.as_secs()
+        ),
     )
 }
 
@@ -205,7 +251,12 @@ pub struct ScanWindow {
 
 impl ScanWindow {
     pub fn new(window: Duration, threshold: usize) -> ScanWindow {
-        ScanWindow { window, threshold, seen: VecDeque::new(), fired: false }
+        ScanWindow {
+            window,
+            threshold,
+            seen: VecDeque::new(),
+            fired: false,
+        }
     }
 
     pub fn window(&self) -> Duration {
@@ -214,7 +265,11 @@ impl ScanWindow {
 
     /// Count one attempt; `Some(distinct, sample)` the first time the window holds a scan.
     pub fn add(&mut self, now: Instant, dest: String) -> Option<(usize, Vec<String>)> {
-        while self.seen.front().is_some_and(|(t, _)| now.duration_since(*t) > self.window) {
+        while self
+            .seen
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > self.window)
+        {
             self.seen.pop_front();
         }
         // Bounded: a flood of attempts cannot grow this past a few thousand.
@@ -243,12 +298,21 @@ mod tests {
 
     #[test]
     fn stratum_is_recognised_in_its_usual_forms() {
-        assert!(is_stratum(br#"{"id": 1, "method": "mining.subscribe", "params": ["cpuminer/2.5"]}"#));
-        assert!(is_stratum(br#"{"id":2,"method":"mining.authorize","params":["wallet.w1","x"]}"#));
+        assert!(is_stratum(
+            br#"{"id": 1, "method": "mining.subscribe", "params": ["cpuminer/2.5"]}"#
+        ));
+        assert!(is_stratum(
+            br#"{"id":2,"method":"mining.authorize","params":["wallet.w1","x"]}"#
+        ));
         assert!(is_stratum(br#"{"id":1,"jsonrpc":"2.0","method":"login","params":{"login":"44Af","pass":"x","agent":"XMRig/6.21"}}"#));
-        assert!(!is_stratum(br#"{"method":"textDocument/didOpen","params":{}}"#));
+        assert!(!is_stratum(
+            br#"{"method":"textDocument/didOpen","params":{}}"#
+        ));
         assert!(!is_stratum(b"GET /mining.subscribe HTTP/1.1\r\n"));
-        assert_eq!(sniff_client(br#"{"id":1,"method":"mining.subscribe","params":[]}"#), Some("stratum"));
+        assert_eq!(
+            sniff_client(br#"{"id":1,"method":"mining.subscribe","params":[]}"#),
+            Some("stratum")
+        );
     }
 
     #[test]
@@ -261,16 +325,30 @@ mod tests {
         assert_eq!(sniff_server(b"SSH-2.0-OpenSSH_9.2\r\n"), Some("ssh"));
         assert!(protocol_finding("ssh", "10.0.0.1:22", false, b"SSH-2.0-x").is_some());
         assert!(protocol_finding("ssh", "github.com:22", true, b"SSH-2.0-x").is_none());
-        assert_eq!(protocol_finding("stratum", "pool:443", true, b"{}").unwrap().kind, "CRYPTO_MINING");
+        assert_eq!(
+            protocol_finding("stratum", "pool:443", true, b"{}")
+                .unwrap()
+                .kind,
+            "CRYPTO_MINING"
+        );
         assert!(protocol_finding("tls", "x:443", false, b"").is_none());
     }
 
     #[test]
     fn direct_connects_are_named_by_who_made_them() {
         let a = |s: &str| vec![s.to_string()];
-        assert_eq!(direct_connect_finding("/usr/bin/bash", &a("bash"), "10.0.0.1:4444").kind, "REVERSE_SHELL");
-        assert_eq!(direct_connect_finding("/usr/bin/ssh", &a("ssh"), "10.0.0.1:22").kind, "REVERSE_TUNNEL");
-        assert_eq!(direct_connect_finding("/usr/bin/python3.11", &a("python3"), "10.0.0.1:80").kind, "PROXY_BYPASS");
+        assert_eq!(
+            direct_connect_finding("/usr/bin/bash", &a("bash"), "10.0.0.1:4444").kind,
+            "REVERSE_SHELL"
+        );
+        assert_eq!(
+            direct_connect_finding("/usr/bin/ssh", &a("ssh"), "10.0.0.1:22").kind,
+            "REVERSE_TUNNEL"
+        );
+        assert_eq!(
+            direct_connect_finding("/usr/bin/python3.11", &a("python3"), "10.0.0.1:80").kind,
+            "PROXY_BYPASS"
+        );
     }
 
     #[test]
@@ -278,7 +356,10 @@ mod tests {
         let mut w = ScanWindow::new(Duration::from_secs(10), 5);
         let t = Instant::now();
         for _ in 0..20 {
-            assert!(w.add(t, "10.0.0.1:80".into()).is_none(), "repeats are not a scan");
+            assert!(
+                w.add(t, "10.0.0.1:80".into()).is_none(),
+                "repeats are not a scan"
+            );
         }
         let mut fired = 0;
         for p in 0..10 {
@@ -290,7 +371,9 @@ mod tests {
         // Spread out in time, the same count is not a scan.
         let mut w = ScanWindow::new(Duration::from_secs(1), 5);
         for p in 0..10u64 {
-            assert!(w.add(t + Duration::from_secs(p * 2), format!("h:{p}")).is_none());
+            assert!(w
+                .add(t + Duration::from_secs(p * 2), format!("h:{p}"))
+                .is_none());
         }
     }
 

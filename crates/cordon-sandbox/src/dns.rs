@@ -38,7 +38,9 @@ pub async fn serve_udp(sock: UdpSocket, dns: Arc<Dns>) {
             continue;
         };
         // Over the limit, queries are dropped: the client retries.
-        let Ok(permit) = limit.clone().try_acquire_owned() else { continue };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            continue;
+        };
         let q = buf[..n].to_vec();
         let (sock, dns) = (sock.clone(), dns.clone());
         tokio::spawn(async move {
@@ -57,19 +59,29 @@ pub async fn serve_tcp(l: TcpListener, dns: Arc<Dns>) {
             tokio::time::sleep(Duration::from_millis(20)).await;
             continue;
         };
-        let Ok(permit) = limit.clone().try_acquire_owned() else { continue };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            continue;
+        };
         let dns = dns.clone();
         tokio::spawn(async move {
             for _ in 0..64 {
                 let mut len = [0u8; 2];
-                if !matches!(timeout(Duration::from_secs(10), s.read_exact(&mut len)).await, Ok(Ok(_))) {
+                if !matches!(
+                    timeout(Duration::from_secs(10), s.read_exact(&mut len)).await,
+                    Ok(Ok(_))
+                ) {
                     break;
                 }
                 let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
-                if !matches!(timeout(Duration::from_secs(10), s.read_exact(&mut q)).await, Ok(Ok(_))) {
+                if !matches!(
+                    timeout(Duration::from_secs(10), s.read_exact(&mut q)).await,
+                    Ok(Ok(_))
+                ) {
                     break;
                 }
-                let Some(resp) = dns.answer(&q, "tcp", peer).await else { break };
+                let Some(resp) = dns.answer(&q, "tcp", peer).await else {
+                    break;
+                };
                 let mut out = (resp.len() as u16).to_be_bytes().to_vec();
                 out.extend_from_slice(&resp);
                 if s.write_all(&out).await.is_err() {
@@ -105,7 +117,11 @@ impl Dns {
             return error_reply(q, ResponseCode::NotImp);
         }
         let query = req.queries()[0].clone();
-        let name = query.name().to_ascii().trim_end_matches('.').to_ascii_lowercase();
+        let name = query
+            .name()
+            .to_ascii()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
         let qtype = query.query_type();
         let mut resp = Message::new();
         resp.set_id(req.id());
@@ -159,11 +175,20 @@ impl Dns {
         resp.to_vec().ok()
     }
 
-    async fn lookup(&self, name: &str, qtype: RecordType) -> Result<Vec<IpAddr>, (String, &'static str)> {
+    async fn lookup(
+        &self,
+        name: &str,
+        qtype: RecordType,
+    ) -> Result<Vec<IpAddr>, (String, &'static str)> {
         let want_v4 = qtype == RecordType::A;
         let all: Vec<IpAddr> = match self.policy.static_addrs(name) {
             Some(a) => a.to_vec(),
-            None => match timeout(Duration::from_secs(5), tokio::net::lookup_host((name, 0u16))).await {
+            None => match timeout(
+                Duration::from_secs(5),
+                tokio::net::lookup_host((name, 0u16)),
+            )
+            .await
+            {
                 Ok(Ok(it)) => it.map(|sa| sa.ip()).collect(),
                 Ok(Err(_)) => return Err((format!("{name} does not resolve"), "resolve")),
                 Err(_) => return Err((format!("resolving {name} timed out"), "resolve")),

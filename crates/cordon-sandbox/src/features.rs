@@ -57,11 +57,17 @@ impl Features {
             .is_some_and(|n| n > 0);
         // SAFETY: with a null attr and size 0 this syscall only returns the ABI version.
         let abi = unsafe {
-            libc::syscall(SYS_LANDLOCK_CREATE_RULESET, std::ptr::null::<u8>(), 0usize, LANDLOCK_CREATE_RULESET_VERSION)
+            libc::syscall(
+                SYS_LANDLOCK_CREATE_RULESET,
+                std::ptr::null::<u8>(),
+                0usize,
+                LANDLOCK_CREATE_RULESET_VERSION,
+            )
         };
         // SAFETY: PR_GET_SECCOMP takes no pointer arguments.
         let seccomp = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) } >= 0;
-        let actions = std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").unwrap_or_default();
+        let actions =
+            std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").unwrap_or_default();
         Features {
             root,
             user_ns,

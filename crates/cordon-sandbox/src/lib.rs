@@ -104,7 +104,9 @@ pub const HIDDEN_SYSTEM: &[&str] = &[
 pub const WRITABLE_IN_HOME: &[&str] = &[".cache", ".cargo/registry", ".cargo/git", ".npm"];
 
 fn home() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"))
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"))
 }
 
 fn expand(p: &str, home: &Path) -> PathBuf {
@@ -125,7 +127,9 @@ fn carve(root: &Path, hidden: &[PathBuf], out: &mut Vec<PathBuf>) {
         out.push(root.to_path_buf());
         return;
     }
-    let Ok(rd) = std::fs::read_dir(root) else { return };
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return;
+    };
     for e in rd.flatten() {
         // Symlinks are granted as what they point to, so a link cannot reopen a hidden path.
         carve(&e.path(), hidden, out);
@@ -133,14 +137,26 @@ fn carve(root: &Path, hidden: &[PathBuf], out: &mut Vec<PathBuf>) {
 }
 
 fn build_env(extra_no_proxy: &str) -> Vec<(OsString, OsString)> {
-    let proxy_vars = ["http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy", "ssh_auth_sock"];
+    let proxy_vars = [
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+        "ftp_proxy",
+        "ssh_auth_sock",
+    ];
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
         .filter(|(k, _)| !proxy_vars.contains(&k.to_string_lossy().to_ascii_lowercase().as_str()))
         .collect();
     let http = format!("http://127.0.0.1:{HTTP_PORT}");
     let socks = format!("socks5h://127.0.0.1:{SOCKS_PORT}");
     let no_proxy = format!("localhost,127.0.0.1,::1{extra_no_proxy}");
-    for (k, v) in [("HTTP_PROXY", &http), ("HTTPS_PROXY", &http), ("ALL_PROXY", &socks), ("NO_PROXY", &no_proxy)] {
+    for (k, v) in [
+        ("HTTP_PROXY", &http),
+        ("HTTPS_PROXY", &http),
+        ("ALL_PROXY", &socks),
+        ("NO_PROXY", &no_proxy),
+    ] {
         env.push((k.into(), v.into()));
         env.push((k.to_ascii_lowercase().into(), v.into()));
     }
@@ -183,7 +199,11 @@ fn loopback_up() -> std::io::Result<()> {
         return Err(std::io::Error::last_os_error());
     }
     let s = unsafe { OwnedFd::from_raw_fd(s) };
-    let mut req = IfReq { name: [0; 16], flags: 0, _pad: [0; 22] };
+    let mut req = IfReq {
+        name: [0; 16],
+        flags: 0,
+        _pad: [0; 22],
+    };
     req.name[..2].copy_from_slice(b"lo");
     use std::os::fd::AsRawFd;
     // SAFETY: req is an ifreq-sized buffer with the name set.
@@ -212,7 +232,10 @@ fn bind_all(ports: (u16, u16, u16)) -> std::io::Result<Listeners> {
     let http = l(ports.0)?;
     let socks = l(ports.1)?;
     let (dns_udp, dns_tcp) = if ports.2 != 0 {
-        (Some(std::net::UdpSocket::bind(("127.0.0.1", ports.2))?), Some(l(ports.2)?))
+        (
+            Some(std::net::UdpSocket::bind(("127.0.0.1", ports.2))?),
+            Some(l(ports.2)?),
+        )
     } else {
         (None, None)
     };
@@ -225,7 +248,13 @@ fn bind_all(ports: (u16, u16, u16)) -> std::io::Result<Listeners> {
     if let Some(s) = &dns_tcp {
         s.set_nonblocking(true)?;
     }
-    Ok(Listeners { http, socks, dns_udp, dns_tcp, diag: None })
+    Ok(Listeners {
+        http,
+        socks,
+        dns_udp,
+        dns_tcp,
+        diag: None,
+    })
 }
 
 /// Enter `pid`'s network namespace on a fresh thread, bring up loopback,
@@ -233,14 +262,16 @@ fn bind_all(ports: (u16, u16, u16)) -> std::io::Result<Listeners> {
 /// made in; the thread ends, the supervisor's own namespace is untouched.
 fn listeners_in_netns(pid: i32) -> Result<Listeners, String> {
     std::thread::spawn(move || -> Result<Listeners, String> {
-        let f = std::fs::File::open(format!("/proc/{pid}/ns/net")).map_err(|e| format!("netns of the sandbox: {e}"))?;
+        let f = std::fs::File::open(format!("/proc/{pid}/ns/net"))
+            .map_err(|e| format!("netns of the sandbox: {e}"))?;
         use std::os::fd::AsRawFd;
         // SAFETY: setns on a namespace fd, affecting this thread only.
         if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
             return Err(format!("setns: {}", std::io::Error::last_os_error()));
         }
         loopback_up().map_err(|e| format!("loopback up: {e}"))?;
-        let mut l = bind_all((HTTP_PORT, SOCKS_PORT, DNS_PORT)).map_err(|e| format!("proxy listeners: {e}"))?;
+        let mut l = bind_all((HTTP_PORT, SOCKS_PORT, DNS_PORT))
+            .map_err(|e| format!("proxy listeners: {e}"))?;
         l.diag = proxy::Diag::new();
         Ok(l)
     })
@@ -278,7 +309,16 @@ fn int(b: &[u8]) -> i32 {
 /// Run the command in the sandbox. Errors are setup failures (or a refusal
 /// over a missing feature); the command's own failure is in [`Outcome::exit`].
 pub fn run(cfg: Config) -> Result<Outcome, String> {
-    let Config { argv, policy, mode, workspace, attribution, jsonl, sink, verbose } = cfg;
+    let Config {
+        argv,
+        policy,
+        mode,
+        workspace,
+        attribution,
+        jsonl,
+        sink,
+        verbose,
+    } = cfg;
     if argv.is_empty() {
         return Err("no command given".into());
     }
@@ -286,7 +326,11 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
     let missing = feats.missing();
     if !missing.is_empty() && policy.sandbox.on_missing == OnMissing::Refuse {
         let names: Vec<&str> = missing.iter().map(|f| f.as_str()).collect();
-        let why = if missing.contains(&Feature::Namespaces) && !feats.root { " (namespaces need root here)" } else { "" };
+        let why = if missing.contains(&Feature::Namespaces) && !feats.root {
+            " (namespaces need root here)"
+        } else {
+            ""
+        };
         return Err(format!(
             "this kernel or user lacks {}{why}; refusing to run ([sandbox] on_missing = \"refuse\"; \"degrade\" runs with what remains)",
             names.join(", ")
@@ -295,7 +339,8 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
     let namespaces = feats.namespaces();
     let net = Arc::new(netpolicy::NetPolicy::from_policy(&policy)?);
     let home = home();
-    let workspace = std::fs::canonicalize(&workspace).map_err(|e| format!("workspace {}: {e}", workspace.display()))?;
+    let workspace = std::fs::canonicalize(&workspace)
+        .map_err(|e| format!("workspace {}: {e}", workspace.display()))?;
 
     // Hidden: built-in secrets, the policy's, .env files above the workspace.
     let mut hidden: Vec<PathBuf> = HIDDEN_IN_HOME.iter().map(|p| home.join(p)).collect();
@@ -305,10 +350,15 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
         hidden.push(a.join(".env"));
     }
     hidden.retain(|p| !p.starts_with(&workspace) && std::fs::symlink_metadata(p).is_ok());
-    let hidden_kinds: Vec<(PathBuf, bool)> = hidden.iter().map(|p| (p.clone(), p.is_dir())).collect();
+    let hidden_kinds: Vec<(PathBuf, bool)> =
+        hidden.iter().map(|p| (p.clone(), p.is_dir())).collect();
     let mut read = Vec::new();
     carve(Path::new("/"), &hidden, &mut read);
-    let mut write = vec![workspace.clone(), PathBuf::from("/tmp"), PathBuf::from("/dev")];
+    let mut write = vec![
+        workspace.clone(),
+        PathBuf::from("/tmp"),
+        PathBuf::from("/dev"),
+    ];
     write.extend(WRITABLE_IN_HOME.iter().map(|p| home.join(p)));
     write.extend(policy.sandbox.writable.iter().map(|p| expand(p, &home)));
     // What lives under /tmp and must stay visible over the private /tmp: the
@@ -317,7 +367,11 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
     // whole of /tmp be written; its secrets are already covered, and the
     // covers travel with the bind. Shallower paths first, so deeper binds land on top.
     let in_tmp = |p: &PathBuf| p.starts_with("/tmp") && p.as_path() != Path::new("/tmp");
-    let mut keep_in_tmp: Vec<(PathBuf, bool)> = write.iter().filter(|p| in_tmp(p)).map(|p| (p.clone(), true)).collect();
+    let mut keep_in_tmp: Vec<(PathBuf, bool)> = write
+        .iter()
+        .filter(|p| in_tmp(p))
+        .map(|p| (p.clone(), true))
+        .collect();
     if in_tmp(&home) && !keep_in_tmp.iter().any(|(p, _)| *p == home) {
         keep_in_tmp.push((home.clone(), false));
     }
@@ -325,17 +379,28 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
 
     let resolv = if namespaces {
         let p = std::env::temp_dir().join(format!("cordon-resolv-{}.conf", std::process::id()));
-        std::fs::write(&p, "nameserver 127.0.0.1\noptions edns0\n").map_err(|e| format!("{}: {e}", p.display()))?;
+        std::fs::write(&p, "nameserver 127.0.0.1\noptions edns0\n")
+            .map_err(|e| format!("{}: {e}", p.display()))?;
         Some(p)
     } else {
         None
     };
     // Without namespaces the proxy listens on the host's loopback, on free ports.
-    let pre_bound = if namespaces { None } else { Some(bind_all((0, 0, 0)).map_err(|e| format!("proxy listeners: {e}"))?) };
+    let pre_bound = if namespaces {
+        None
+    } else {
+        Some(bind_all((0, 0, 0)).map_err(|e| format!("proxy listeners: {e}"))?)
+    };
     let mut env = build_env("");
     if let Some(l) = &pre_bound {
-        let http = format!("http://127.0.0.1:{}", l.http.local_addr().map(|a| a.port()).unwrap_or(0));
-        let socks = format!("socks5h://127.0.0.1:{}", l.socks.local_addr().map(|a| a.port()).unwrap_or(0));
+        let http = format!(
+            "http://127.0.0.1:{}",
+            l.http.local_addr().map(|a| a.port()).unwrap_or(0)
+        );
+        let socks = format!(
+            "socks5h://127.0.0.1:{}",
+            l.socks.local_addr().map(|a| a.port()).unwrap_or(0)
+        );
         for (k, v) in env.iter_mut() {
             let key = k.to_string_lossy().to_ascii_lowercase();
             if key == "http_proxy" || key == "https_proxy" {
@@ -355,7 +420,11 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
         landlock: feats.landlock_abi > 0,
         read,
         write,
-        seccomp: if feats.seccomp { Some(seccomp::deny_filter()?) } else { None },
+        seccomp: if feats.seccomp {
+            Some(seccomp::deny_filter()?)
+        } else {
+            None
+        },
         notify_prog: seccomp::notify_filter(feats.user_notif),
         notify: feats.user_notif && feats.seccomp,
     };
@@ -363,7 +432,11 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
     let (up_r, up_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
     let (down_r, down_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
     let mut pidfd: i32 = -1;
-    let ns_flags = if namespaces { (libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWNET) as u64 } else { 0 };
+    let ns_flags = if namespaces {
+        (libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWNET) as u64
+    } else {
+        0
+    };
     let args = CloneArgs {
         flags: ns_flags | libc::CLONE_PIDFD as u64,
         pidfd: &mut pidfd as *mut i32 as u64,
@@ -376,7 +449,13 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
     };
     // SAFETY: clone3 without a stack behaves like fork; this process has no
     // other threads yet (the caller's contract), so the child may allocate.
-    let pid = unsafe { libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, std::mem::size_of::<CloneArgs>()) };
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
     if pid < 0 {
         return Err(format!("clone3: {}", std::io::Error::last_os_error()));
     }
@@ -414,18 +493,30 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
             Err(e) => return fail(e),
         },
     };
-    let own_ports: Vec<u16> = [Some(&listeners.http), Some(&listeners.socks), listeners.dns_tcp.as_ref()]
-        .into_iter()
-        .flatten()
-        .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
-        .collect();
+    let own_ports: Vec<u16> = [
+        Some(&listeners.http),
+        Some(&listeners.socks),
+        listeners.dns_tcp.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
+    .collect();
 
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_string());
-    let attribution = Attribution { host, ..attribution };
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string());
+    let attribution = Attribution {
+        host,
+        ..attribution
+    };
     let brain = record::Brain {
         mode,
         block_on: policy.block_on.clone(),
-        scan: detect::ScanWindow::new(Duration::from_secs(policy.sandbox.scan_window_s), policy.sandbox.scan_threshold),
+        scan: detect::ScanWindow::new(
+            Duration::from_secs(policy.sandbox.scan_window_s),
+            policy.sandbox.scan_threshold,
+        ),
         kill: Box::new(kill_tree),
         verbose,
         jsonl,
@@ -438,10 +529,18 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
         rec.send(r);
         eprintln!(
             "cordon: running degraded, this kernel or user lacks: {}",
-            missing.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+            missing
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(format!("runtime: {e}")),
     };
@@ -464,8 +563,14 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
             }
             _ => return fail("proxy listeners".into()),
         }
-        let d = Arc::new(dns::Dns { policy: net.clone(), rec: rec.clone() });
-        if let Some(u) = listeners.dns_udp.and_then(|u| tokio::net::UdpSocket::from_std(u).ok()) {
+        let d = Arc::new(dns::Dns {
+            policy: net.clone(),
+            rec: rec.clone(),
+        });
+        if let Some(u) = listeners
+            .dns_udp
+            .and_then(|u| tokio::net::UdpSocket::from_std(u).ok())
+        {
             rt.spawn(dns::serve_udp(u, d.clone()));
         }
         if let Some(t) = listeners.dns_tcp.and_then(|t| conv(t).ok()) {
@@ -484,7 +589,10 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
             stop: mon_rx,
             interval: Duration::from_secs(1),
         };
-        std::thread::Builder::new().name("cordon-monitor".into()).spawn(move || monitor::run(m)).ok()
+        std::thread::Builder::new()
+            .name("cordon-monitor".into())
+            .spawn(move || monitor::run(m))
+            .ok()
     };
     // SAFETY: pidfd came from clone3.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
@@ -498,11 +606,20 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
             child::MSG_FD => {
                 use std::os::fd::AsRawFd;
                 // SAFETY: pidfd_getfd on our child's seccomp listener.
-                let fd = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), int(&payload), 0) };
+                let fd = unsafe {
+                    libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), int(&payload), 0)
+                };
                 if fd >= 0 {
                     let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-                    let w = seccomp::Watch { rec: rec.clone(), own_ports: own_ports.clone(), stop: stop.clone() };
-                    notify_thread = std::thread::Builder::new().name("cordon-seccomp".into()).spawn(move || seccomp::notify_loop(fd, w)).ok();
+                    let w = seccomp::Watch {
+                        rec: rec.clone(),
+                        own_ports: own_ports.clone(),
+                        stop: stop.clone(),
+                    };
+                    notify_thread = std::thread::Builder::new()
+                        .name("cordon-seccomp".into())
+                        .spawn(move || seccomp::notify_loop(fd, w))
+                        .ok();
                 } else {
                     setup_error = Some(format!("pidfd_getfd: {}", std::io::Error::last_os_error()));
                     kill_tree();
@@ -541,11 +658,19 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
         let _ = t.join();
     }
     let st = status.unwrap_or(init_status);
-    let exit = if libc::WIFSIGNALED(st) { Exit::Signal(libc::WTERMSIG(st)) } else { Exit::Code(libc::WEXITSTATUS(st)) };
+    let exit = if libc::WIFSIGNALED(st) {
+        Exit::Signal(libc::WTERMSIG(st))
+    } else {
+        Exit::Code(libc::WEXITSTATUS(st))
+    };
     let mut r = rec.new_record("process");
     r.detail = match exit {
-        Exit::Code(c) => json!({"event": "exit", "argv": argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>(), "exit_code": c}),
-        Exit::Signal(s) => json!({"event": "exit", "argv": argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>(), "signal": s}),
+        Exit::Code(c) => {
+            json!({"event": "exit", "argv": argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>(), "exit_code": c})
+        }
+        Exit::Signal(s) => {
+            json!({"event": "exit", "argv": argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>(), "signal": s})
+        }
     };
     rec.send(r);
     drop(rec);
@@ -560,7 +685,11 @@ pub fn run(cfg: Config) -> Result<Outcome, String> {
             return Err(format!("sandbox setup: {e}"));
         }
     }
-    Ok(Outcome { exit, summary, missing })
+    Ok(Outcome {
+        exit,
+        summary,
+        missing,
+    })
 }
 
 static FORWARD_TO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);

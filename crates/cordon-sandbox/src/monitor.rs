@@ -49,7 +49,13 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
 
 pub fn cmdline(pid: u32) -> String {
     std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| b.split(|&c| c == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>().join(" "))
+        .map(|b| {
+            b.split(|&c| c == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_default()
 }
 
@@ -80,7 +86,9 @@ fn gpu_init(rec: &Recorder) -> Option<Gpu> {
 fn gpu_procs(g: &Gpu) -> Vec<(u32, u32, u64, u32)> {
     let mut out = Vec::new();
     for i in 0..g.count {
-        let Ok(dev) = g.nvml.device_by_index(i) else { continue };
+        let Ok(dev) = g.nvml.device_by_index(i) else {
+            continue;
+        };
         let util: HashMap<u32, u32> = dev
             .process_utilization_stats(None)
             .map(|v| v.into_iter().map(|s| (s.pid, s.sm_util)).collect())
@@ -99,7 +107,9 @@ fn gpu_procs(g: &Gpu) -> Vec<(u32, u32, u64, u32)> {
 }
 
 pub fn run(m: Monitor) {
-    let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     let mut prev: HashMap<u32, u64> = HashMap::new();
@@ -163,7 +173,10 @@ pub fn run(m: Monitor) {
                 });
                 if !gpu_fired && util >= 50 && first.elapsed() >= Duration::from_secs(m.seconds) {
                     gpu_fired = true;
-                    m.rec.finding(detect::gpu_finding(cmdline(pid), util, m.seconds), json!({"pid": pid, "gpu": dev}));
+                    m.rec.finding(
+                        detect::gpu_finding(cmdline(pid), util, m.seconds),
+                        json!({"pid": pid, "gpu": dev}),
+                    );
                 }
             }
         }

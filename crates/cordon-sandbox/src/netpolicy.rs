@@ -19,7 +19,10 @@ pub struct Refusal {
 
 impl Refusal {
     fn new(code: &'static str, reason: impl Into<String>) -> Refusal {
-        Refusal { code, reason: reason.into() }
+        Refusal {
+            code,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -38,13 +41,29 @@ pub struct NetPolicy {
 
 fn is_addr_entry(e: &str) -> bool {
     let e = e.trim();
-    e.contains('/') || e.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok()
+    e.contains('/')
+        || e.trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok()
 }
 
 impl NetPolicy {
     pub fn from_policy(p: &Policy) -> Result<NetPolicy, String> {
-        let allow: Vec<String> = p.egress.allow.iter().chain(&p.sandbox.allow).cloned().collect();
-        let deny: Vec<String> = p.egress.deny.iter().chain(&p.sandbox.deny).cloned().collect();
+        let allow: Vec<String> = p
+            .egress
+            .allow
+            .iter()
+            .chain(&p.sandbox.allow)
+            .cloned()
+            .collect();
+        let deny: Vec<String> = p
+            .egress
+            .deny
+            .iter()
+            .chain(&p.sandbox.deny)
+            .cloned()
+            .collect();
         let addrs: Vec<String> = allow.iter().filter(|e| is_addr_entry(e)).cloned().collect();
         let everything = vec!["0.0.0.0/0".to_string(), "::/0".to_string()];
         let hosts = p
@@ -76,13 +95,19 @@ impl NetPolicy {
         match ip {
             Some(ip) => self.check_addr(ip, true)?,
             None if !self.egress.allows_host(&norm) => {
-                return Err(Refusal::new("not_allowed", format!("{norm} is not in the egress allowlist")));
+                return Err(Refusal::new(
+                    "not_allowed",
+                    format!("{norm} is not in the egress allowlist"),
+                ));
             }
             None => {}
         }
         // The destination first, then the port: "internal" says more than "port".
         if !self.ports.contains(&port) {
-            return Err(Refusal::new("port", format!("port {port} is not an allowed port")));
+            return Err(Refusal::new(
+                "port",
+                format!("port {port} is not an allowed port"),
+            ));
         }
         Ok((ip.map(|i| i.to_string()).unwrap_or(norm), ip))
     }
@@ -94,19 +119,28 @@ impl NetPolicy {
         let s = ip.to_string();
         let (class, _, _) = classify_host(&s);
         if class == DestClass::Metadata {
-            return Err(Refusal::new("metadata", format!("{s} is a cloud metadata endpoint")));
+            return Err(Refusal::new(
+                "metadata",
+                format!("{s} is a cloud metadata endpoint"),
+            ));
         }
         if !self.not_denied.allows_host(&s) {
             return Err(Refusal::new("denied", format!("{s} is denied by policy")));
         }
         if class != DestClass::Public {
             if !self.explicit_addrs.allows_host(&s) {
-                return Err(Refusal::new("internal", format!("{s} is a {class} address")));
+                return Err(Refusal::new(
+                    "internal",
+                    format!("{s} is a {class} address"),
+                ));
             }
             return Ok(());
         }
         if literal && !self.egress.allows_host(&s) {
-            return Err(Refusal::new("not_allowed", format!("{s} is not in the egress allowlist")));
+            return Err(Refusal::new(
+                "not_allowed",
+                format!("{s} is not in the egress allowlist"),
+            ));
         }
         Ok(())
     }
@@ -127,8 +161,18 @@ impl NetPolicy {
                 let q = format!("{name}:{port}");
                 match tokio::time::timeout(self.resolve_timeout, tokio::net::lookup_host(q)).await {
                     Ok(Ok(it)) => it.map(|sa| sa.ip()).collect(),
-                    Ok(Err(e)) => return Err(Refusal::new("resolve", format!("{name} does not resolve: {e}"))),
-                    Err(_) => return Err(Refusal::new("resolve", format!("resolving {name} timed out"))),
+                    Ok(Err(e)) => {
+                        return Err(Refusal::new(
+                            "resolve",
+                            format!("{name} does not resolve: {e}"),
+                        ))
+                    }
+                    Err(_) => {
+                        return Err(Refusal::new(
+                            "resolve",
+                            format!("resolving {name} timed out"),
+                        ))
+                    }
                 }
             }
         };
@@ -138,12 +182,17 @@ impl NetPolicy {
             match self.check_addr(ip, false) {
                 Ok(()) => ok.push(SocketAddr::new(ip, port)),
                 Err(r) => {
-                    first_refusal.get_or_insert(Refusal::new(r.code, format!("{name} resolves to {}", r.reason)));
+                    first_refusal.get_or_insert(Refusal::new(
+                        r.code,
+                        format!("{name} resolves to {}", r.reason),
+                    ));
                 }
             }
         }
         if ok.is_empty() {
-            return Err(first_refusal.unwrap_or(Refusal::new("resolve", format!("{name} has no address"))));
+            return Err(
+                first_refusal.unwrap_or(Refusal::new("resolve", format!("{name} has no address")))
+            );
         }
         Ok(ok)
     }
@@ -158,7 +207,10 @@ impl NetPolicy {
             return Err(Refusal::new("metadata", "cloud metadata name"));
         }
         if !self.egress.allows_host(&norm) {
-            return Err(Refusal::new("not_allowed", format!("{norm} is not in the egress allowlist")));
+            return Err(Refusal::new(
+                "not_allowed",
+                format!("{norm} is not in the egress allowlist"),
+            ));
         }
         Ok(norm)
     }
@@ -177,15 +229,29 @@ mod tests {
         let p = pol("");
         assert!(p.precheck("pypi.org", 443).is_ok());
         assert_eq!(p.precheck("pypi.org", 3333).unwrap_err().code, "port");
-        assert_eq!(p.precheck("pool.minexmr.com", 443).unwrap_err().code, "not_allowed");
-        assert_eq!(p.precheck("169.254.169.254", 80).unwrap_err().code, "metadata");
+        assert_eq!(
+            p.precheck("pool.minexmr.com", 443).unwrap_err().code,
+            "not_allowed"
+        );
+        assert_eq!(
+            p.precheck("169.254.169.254", 80).unwrap_err().code,
+            "metadata"
+        );
         assert_eq!(p.precheck("0xa9fea9fe", 80).unwrap_err().code, "metadata");
         assert_eq!(p.precheck("10.0.0.1", 443).unwrap_err().code, "internal");
         assert_eq!(p.precheck("127.0.0.1", 443).unwrap_err().code, "internal");
         assert_eq!(p.precheck("100.64.0.1", 443).unwrap_err().code, "internal");
-        assert_eq!(p.precheck("203.0.113.5", 443).unwrap_err().code, "not_allowed");
+        assert_eq!(
+            p.precheck("203.0.113.5", 443).unwrap_err().code,
+            "not_allowed"
+        );
         // An allowed name that resolves inside is refused.
-        assert_eq!(p.check_addr("192.168.1.1".parse().unwrap(), false).unwrap_err().code, "internal");
+        assert_eq!(
+            p.check_addr("192.168.1.1".parse().unwrap(), false)
+                .unwrap_err()
+                .code,
+            "internal"
+        );
         assert!(p.check_addr("140.82.112.3".parse().unwrap(), false).is_ok());
     }
 
@@ -195,9 +261,20 @@ mod tests {
         assert!(p.precheck("10.231.1.2", 8000).is_ok());
         assert_eq!(p.precheck("10.231.9.1", 8000).unwrap_err().code, "denied");
         assert!(p.check_addr("10.231.1.2".parse().unwrap(), false).is_ok());
-        assert_eq!(p.check_addr("10.0.0.1".parse().unwrap(), false).unwrap_err().code, "internal");
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        assert_eq!(rt.block_on(p.resolve("fake.test", 8000)).unwrap(), vec!["10.231.1.2:8000".parse().unwrap()]);
+        assert_eq!(
+            p.check_addr("10.0.0.1".parse().unwrap(), false)
+                .unwrap_err()
+                .code,
+            "internal"
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        assert_eq!(
+            rt.block_on(p.resolve("fake.test", 8000)).unwrap(),
+            vec!["10.231.1.2:8000".parse().unwrap()]
+        );
         assert!(p.name_allowed("fake.test").is_ok());
         assert_eq!(p.name_allowed("evil.test").unwrap_err().code, "not_allowed");
     }

@@ -85,7 +85,9 @@ pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, kind: Kind) {
         let server_port = sock.local_addr().map(|a| a.port()).unwrap_or(0);
         let who = ctx.init_pid.map(|init| {
             let diag = ctx.diag.clone();
-            tokio::task::spawn_blocking(move || client_process(init, peer.port(), diag.as_deref().map(|d| (d, server_port))))
+            tokio::task::spawn_blocking(move || {
+                client_process(init, peer.port(), diag.as_deref().map(|d| (d, server_port)))
+            })
         });
         tokio::spawn(async move {
             let _ = sock.set_nodelay(true);
@@ -108,7 +110,15 @@ fn unpaced(sock: &TcpStream) {
     use std::os::fd::AsRawFd;
     let cc = b"reno";
     // SAFETY: setsockopt on a socket we own, with a live buffer and its length.
-    unsafe { libc::setsockopt(sock.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_CONGESTION, cc.as_ptr().cast(), cc.len() as libc::socklen_t) };
+    unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CONGESTION,
+            cc.as_ptr().cast(),
+            cc.len() as libc::socklen_t,
+        )
+    };
 }
 
 type Who = Option<tokio::task::JoinHandle<Option<(u32, String)>>>;
@@ -121,12 +131,16 @@ async fn who(w: Who) -> Option<(u32, String)> {
 /// port `port` (connected to our listener on `server_port`): its inode,
 /// then the fd tables of the tree. (pid as the supervisor sees it, command line.)
 pub fn client_process(init: u32, port: u16, diag: Option<(&Diag, u16)>) -> Option<(u32, String)> {
-    let inode = diag.and_then(|(d, server_port)| d.inode(port, server_port)).or_else(|| proc_net_inode(init, port))?;
+    let inode = diag
+        .and_then(|(d, server_port)| d.inode(port, server_port))
+        .or_else(|| proc_net_inode(init, port))?;
     let inode = format!("socket:[{inode}]");
     // Bounded: a tree holding huge fd tables must not cost the supervisor more than this.
     let mut budget = 20_000usize;
     for pid in crate::monitor::tree(init).into_iter().rev().take(1024) {
-        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { continue };
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
         for fd in fds.flatten() {
             budget = budget.checked_sub(1)?;
             if std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == inode.as_str()) {
@@ -142,12 +156,21 @@ pub fn client_process(init: u32, port: u16, diag: Option<(&Diag, u16)>) -> Optio
 /// 256k buckets, so this is only the fallback when sock_diag is unavailable.
 fn proc_net_inode(init: u32, port: u16) -> Option<u64> {
     for f in ["tcp", "tcp6"] {
-        let Ok(t) = std::fs::read_to_string(format!("/proc/{init}/net/{f}")) else { continue };
+        let Ok(t) = std::fs::read_to_string(format!("/proc/{init}/net/{f}")) else {
+            continue;
+        };
         for l in t.lines().skip(1) {
             let cols: Vec<&str> = l.split_whitespace().collect();
-            let local_port = cols.get(1).and_then(|a| a.rsplit(':').next()).and_then(|p| u16::from_str_radix(p, 16).ok());
+            let local_port = cols
+                .get(1)
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
             if local_port == Some(port) {
-                if let Some(i) = cols.get(9).and_then(|i| i.parse::<u64>().ok()).filter(|i| *i != 0) {
+                if let Some(i) = cols
+                    .get(9)
+                    .and_then(|i| i.parse::<u64>().ok())
+                    .filter(|i| *i != 0)
+                {
                     return Some(i);
                 }
             }
@@ -170,14 +193,23 @@ impl Diag {
     pub fn new() -> Option<Diag> {
         use std::os::fd::FromRawFd;
         // SAFETY: plain socket(2); the fd is owned below.
-        let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, libc::NETLINK_SOCK_DIAG) };
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+                libc::NETLINK_SOCK_DIAG,
+            )
+        };
         if fd < 0 {
             return None;
         }
         // SAFETY: fd was just created and is ours.
         let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
         // A lost answer must not hold a blocking-pool thread.
-        let tv = libc::timeval { tv_sec: 0, tv_usec: 200_000 };
+        let tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 200_000,
+        };
         // SAFETY: setsockopt with a live timeval and its size.
         unsafe {
             use std::os::fd::AsRawFd;
@@ -189,7 +221,10 @@ impl Diag {
                 std::mem::size_of::<libc::timeval>() as libc::socklen_t,
             );
         }
-        Some(Diag { fd: std::sync::Mutex::new(fd), seq: std::sync::atomic::AtomicU32::new(1) })
+        Some(Diag {
+            fd: std::sync::Mutex::new(fd),
+            seq: std::sync::atomic::AtomicU32::new(1),
+        })
     }
 
     /// Inode of the TCP socket 127.0.0.1:`local` -> 127.0.0.1:`remote`.
@@ -215,7 +250,9 @@ impl Diag {
         req[64..72].copy_from_slice(&[0xff; 8]);
         let fd = self.fd.lock().ok()?;
         // SAFETY: send/recv on our netlink socket with live buffers.
-        if unsafe { libc::send(fd.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) } != req.len() as isize {
+        if unsafe { libc::send(fd.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) }
+            != req.len() as isize
+        {
             return None;
         }
         let mut buf = [0u8; 1024];
@@ -230,7 +267,9 @@ impl Diag {
             }
             let kind = u16::from_ne_bytes([buf[4], buf[5]]);
             // inet_diag_msg.idiag_inode is at offset 68 of the message body.
-            return (kind == SOCK_DIAG_BY_FAMILY && n >= 16 + 72).then(|| h(16 + 68) as u64).filter(|i| *i != 0);
+            return (kind == SOCK_DIAG_BY_FAMILY && n >= 16 + 72)
+                .then(|| h(16 + 68) as u64)
+                .filter(|i| *i != 0);
         }
     }
 }
@@ -259,7 +298,11 @@ impl Attempt {
             via,
             host: host.to_string(),
             port,
-            dst: host.trim_start_matches('[').trim_end_matches(']').parse().ok(),
+            dst: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse()
+                .ok(),
             peer_port: peer.port(),
             refusal: None,
             error: None,
@@ -276,12 +319,23 @@ impl Attempt {
         r.ts_us = self.start_us;
         r.end_us = Some(now_us());
         r.proto = Some("tcp".into());
-        r.dst = Some(self.dst.map(|ip| ip.to_string()).unwrap_or_else(|| self.host.clone()));
+        r.dst = Some(
+            self.dst
+                .map(|ip| ip.to_string())
+                .unwrap_or_else(|| self.host.clone()),
+        );
         r.dport = Some(self.port);
         r.src = Some("127.0.0.1".into());
         r.sport = Some(self.peer_port);
         let allowed = self.refusal.is_none() && self.error.is_none();
-        r.action = Some(if self.refusal.is_some() { "blocked" } else { "allowed" }.into());
+        r.action = Some(
+            if self.refusal.is_some() {
+                "blocked"
+            } else {
+                "allowed"
+            }
+            .into(),
+        );
         if allowed || self.bytes_out + self.bytes_in > 0 {
             r.bytes_out = Some(self.bytes_out);
             r.bytes_in = Some(self.bytes_in);
@@ -330,7 +384,11 @@ async fn decide(ctx: &Ctx, host: &str, port: u16) -> Result<Vec<SocketAddr>, Ref
 /// The policy's decision and, when allowed, the upstream connection. Run
 /// alongside the lookup of the client's process so that lookup adds no
 /// latency before the first byte.
-async fn route(ctx: &Ctx, host: &str, port: u16) -> Result<Result<(TcpStream, SocketAddr), String>, Refusal> {
+async fn route(
+    ctx: &Ctx,
+    host: &str,
+    port: u16,
+) -> Result<Result<(TcpStream, SocketAddr), String>, Refusal> {
     let addrs = decide(ctx, host, port).await?;
     Ok(connect_any(&addrs).await)
 }
@@ -400,7 +458,9 @@ async fn respond(sock: &mut TcpStream, status: &str, reason: &str) {
 }
 
 async fn http(mut sock: TcpStream, peer: SocketAddr, ctx: &Ctx, w: Who) {
-    let Some(head) = read_head(&mut sock).await else { return };
+    let Some(head) = read_head(&mut sock).await else {
+        return;
+    };
     let mut headers = [httparse::EMPTY_HEADER; 96];
     let mut req = httparse::Request::new(&mut headers);
     let head_len = match req.parse(&head) {
@@ -427,7 +487,11 @@ async fn http(mut sock: TcpStream, peer: SocketAddr, ctx: &Ctx, w: Who) {
                     respond(&mut sock, "403 Forbidden", &refusal.reason).await;
                     att.refusal = Some(refusal);
                 } else {
-                    let ok = timeout(Duration::from_secs(5), sock.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")).await;
+                    let ok = timeout(
+                        Duration::from_secs(5),
+                        sock.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n"),
+                    )
+                    .await;
                     att.refusal = Some(refusal);
                     if matches!(ok, Ok(Ok(()))) {
                         peek(sock, leftover, &mut att, ctx).await;
@@ -443,7 +507,13 @@ async fn http(mut sock: TcpStream, peer: SocketAddr, ctx: &Ctx, w: Who) {
                 }
                 Ok((up, addr)) => {
                     att.dst = Some(addr.ip());
-                    if timeout(Duration::from_secs(5), sock.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")).await.is_ok() {
+                    if timeout(
+                        Duration::from_secs(5),
+                        sock.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n"),
+                    )
+                    .await
+                    .is_ok()
+                    {
                         relay(sock, up, leftover, &mut att, ctx).await;
                     }
                     att.send(&ctx.rec);
@@ -453,8 +523,16 @@ async fn http(mut sock: TcpStream, peer: SocketAddr, ctx: &Ctx, w: Who) {
         return;
     }
     // Absolute-URI request: forward it, one request per connection.
-    let Some(rest) = target.strip_prefix("http://").or_else(|| target.strip_prefix("HTTP://")) else {
-        respond(&mut sock, "400 Bad Request", "only http:// absolute URIs and CONNECT are proxied").await;
+    let Some(rest) = target
+        .strip_prefix("http://")
+        .or_else(|| target.strip_prefix("HTTP://"))
+    else {
+        respond(
+            &mut sock,
+            "400 Bad Request",
+            "only http:// absolute URIs and CONNECT are proxied",
+        )
+        .await;
         return;
     };
     let (authority, path) = match rest.find(['/', '?']) {
@@ -466,7 +544,11 @@ async fn http(mut sock: TcpStream, peer: SocketAddr, ctx: &Ctx, w: Who) {
         respond(&mut sock, "400 Bad Request", "bad host in URL").await;
         return;
     };
-    let path = if path.starts_with('?') { format!("/{path}") } else { path.to_string() };
+    let path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_string()
+    };
     let mut att = Attempt::new("http", &host, port, peer);
     let (w, route) = tokio::join!(who(w), route(ctx, &host, port));
     att.who = w;
@@ -485,7 +567,11 @@ async fn http(mut sock: TcpStream, peer: SocketAddr, ctx: &Ctx, w: Who) {
             }
             Ok((up, addr)) => {
                 att.dst = Some(addr.ip());
-                let version = if req.version == Some(0) { "HTTP/1.0" } else { "HTTP/1.1" };
+                let version = if req.version == Some(0) {
+                    "HTTP/1.0"
+                } else {
+                    "HTTP/1.1"
+                };
                 let mut out = format!("{method} {path} {version}\r\n").into_bytes();
                 for h in req.headers.iter() {
                     let n = h.name.to_ascii_lowercase();
@@ -511,18 +597,25 @@ fn truncate(s: &str, n: usize) -> String {
 }
 
 async fn read_exact_t(sock: &mut TcpStream, buf: &mut [u8]) -> Option<()> {
-    timeout(HEAD_TIMEOUT, sock.read_exact(buf)).await.ok()?.ok()?;
+    timeout(HEAD_TIMEOUT, sock.read_exact(buf))
+        .await
+        .ok()?
+        .ok()?;
     Some(())
 }
 
 async fn socks(mut sock: TcpStream, peer: SocketAddr, ctx: &Ctx, w: Who) {
     let mut hdr = [0u8; 2];
-    let Some(()) = read_exact_t(&mut sock, &mut hdr).await else { return };
+    let Some(()) = read_exact_t(&mut sock, &mut hdr).await else {
+        return;
+    };
     if hdr[0] != 5 {
         return; // SOCKS4 and anything else: not spoken here.
     }
     let mut methods = vec![0u8; hdr[1] as usize];
-    let Some(()) = read_exact_t(&mut sock, &mut methods).await else { return };
+    let Some(()) = read_exact_t(&mut sock, &mut methods).await else {
+        return;
+    };
     if !methods.contains(&0) {
         let _ = sock.write_all(&[5, 0xff]).await;
         return;
@@ -531,23 +624,33 @@ async fn socks(mut sock: TcpStream, peer: SocketAddr, ctx: &Ctx, w: Who) {
         return;
     }
     let mut req = [0u8; 4];
-    let Some(()) = read_exact_t(&mut sock, &mut req).await else { return };
+    let Some(()) = read_exact_t(&mut sock, &mut req).await else {
+        return;
+    };
     let host = match req[3] {
         1 => {
             let mut a = [0u8; 4];
-            let Some(()) = read_exact_t(&mut sock, &mut a).await else { return };
+            let Some(()) = read_exact_t(&mut sock, &mut a).await else {
+                return;
+            };
             IpAddr::from(a).to_string()
         }
         4 => {
             let mut a = [0u8; 16];
-            let Some(()) = read_exact_t(&mut sock, &mut a).await else { return };
+            let Some(()) = read_exact_t(&mut sock, &mut a).await else {
+                return;
+            };
             IpAddr::from(a).to_string()
         }
         3 => {
             let mut l = [0u8; 1];
-            let Some(()) = read_exact_t(&mut sock, &mut l).await else { return };
+            let Some(()) = read_exact_t(&mut sock, &mut l).await else {
+                return;
+            };
             let mut name = vec![0u8; l[0] as usize];
-            let Some(()) = read_exact_t(&mut sock, &mut name).await else { return };
+            let Some(()) = read_exact_t(&mut sock, &mut name).await else {
+                return;
+            };
             String::from_utf8_lossy(&name).into_owned()
         }
         _ => {
@@ -556,14 +659,19 @@ async fn socks(mut sock: TcpStream, peer: SocketAddr, ctx: &Ctx, w: Who) {
         }
     };
     let mut p = [0u8; 2];
-    let Some(()) = read_exact_t(&mut sock, &mut p).await else { return };
+    let Some(()) = read_exact_t(&mut sock, &mut p).await else {
+        return;
+    };
     let port = u16::from_be_bytes(p);
     let mut att = Attempt::new("socks5", &host, port, peer);
     if req[1] != 1 {
         att.who = who(w).await;
         // BIND and UDP ASSOCIATE: refused (and recorded), "command not supported".
         let _ = sock.write_all(&[5, 7, 0, 1, 0, 0, 0, 0, 0, 0]).await;
-        att.refusal = Some(Refusal { code: "socks_command", reason: format!("SOCKS command {} is not supported", req[1]) });
+        att.refusal = Some(Refusal {
+            code: "socks_command",
+            reason: format!("SOCKS command {} is not supported", req[1]),
+        });
         att.send(&ctx.rec);
         return;
     }
@@ -621,7 +729,10 @@ async fn peek(mut sock: TcpStream, mut first: Vec<u8>, att: &mut Attempt, ctx: &
 fn report_protocol(ctx: &Ctx, att: &Attempt, proto: &str, allowed: bool, first: &[u8]) -> bool {
     if let Some(f) = detect::protocol_finding(proto, &att.dest(), allowed, first) {
         let blocks = ctx.blocks(f.severity);
-        let dst = att.dst.map(|i| i.to_string()).unwrap_or_else(|| att.host.clone());
+        let dst = att
+            .dst
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| att.host.clone());
         let mut loc = json!({"dst": dst, "dport": att.port, "via": att.via});
         if let Some((pid, cmd)) = &att.who {
             loc["pid"] = json!(pid);
@@ -808,9 +919,18 @@ mod tests {
 
     #[test]
     fn authorities_split_with_and_without_ports() {
-        assert_eq!(split_authority("example.com:443", None), Some(("example.com".into(), 443)));
-        assert_eq!(split_authority("[::1]:8080", None), Some(("::1".into(), 8080)));
-        assert_eq!(split_authority("example.com", Some(80)), Some(("example.com".into(), 80)));
+        assert_eq!(
+            split_authority("example.com:443", None),
+            Some(("example.com".into(), 443))
+        );
+        assert_eq!(
+            split_authority("[::1]:8080", None),
+            Some(("::1".into(), 8080))
+        );
+        assert_eq!(
+            split_authority("example.com", Some(80)),
+            Some(("example.com".into(), 80))
+        );
         assert_eq!(split_authority("example.com", None), None);
         assert_eq!(split_authority("example.com:99999", None), None);
         assert_eq!(split_authority("[::1", None), None);

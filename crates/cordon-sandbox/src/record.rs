@@ -5,8 +5,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -16,7 +16,10 @@ use serde_json::{json, Value};
 use crate::detect::{self, ScanWindow};
 
 pub fn now_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
 }
 
 /// Where records go besides the JSONL file (the CLI passes the episode store).
@@ -115,7 +118,12 @@ pub fn start(attr: Attribution, mut brain: Brain) -> (Recorder, std::thread::Joi
     let dropped = Arc::new(AtomicU64::new(0));
     let queued = Arc::new(AtomicUsize::new(0));
     let attr = Arc::new(attr);
-    let rec = Recorder { tx, attr: attr.clone(), dropped: dropped.clone(), queued: queued.clone() };
+    let rec = Recorder {
+        tx,
+        attr: attr.clone(),
+        dropped: dropped.clone(),
+        queued: queued.clone(),
+    };
     let h = std::thread::Builder::new()
         .name("cordon-recorder".into())
         .spawn(move || {
@@ -127,7 +135,13 @@ pub fn start(attr: Attribution, mut brain: Brain) -> (Recorder, std::thread::Joi
     (rec, h)
 }
 
-fn run(brain: &mut Brain, rec: &Attribution, rx: Receiver<Msg>, dropped: &AtomicU64, queued: &AtomicUsize) -> Summary {
+fn run(
+    brain: &mut Brain,
+    rec: &Attribution,
+    rx: Receiver<Msg>,
+    dropped: &AtomicU64,
+    queued: &AtomicUsize,
+) -> Summary {
     let mut summary = Summary::default();
     // pid -> (exe, argv), from process records: who made a direct connect.
     let mut procs: HashMap<u64, (String, Vec<String>)> = HashMap::new();
@@ -163,7 +177,9 @@ fn run(brain: &mut Brain, rec: &Attribution, rx: Receiver<Msg>, dropped: &Atomic
                 batch.push(r);
             }
         }
-        if !batch.is_empty() && (batch.len() >= 512 || last_flush.elapsed() >= Duration::from_millis(500)) {
+        if !batch.is_empty()
+            && (batch.len() >= 512 || last_flush.elapsed() >= Duration::from_millis(500))
+        {
             flush(brain, &mut batch);
             last_flush = Instant::now();
         }
@@ -228,25 +244,50 @@ fn decide(brain: &mut Brain, summary: &mut Summary, f: &Finding, r: &mut NetReco
         if let Value::Object(d) = &mut r.detail {
             d.insert("enforced".into(), json!("killed the process tree"));
         }
-        eprintln!("cordon: {} ({}): {} [{}]; killed the command's process tree", f.kind, f.severity.as_str(), f.message, f.rule);
+        eprintln!(
+            "cordon: {} ({}): {} [{}]; killed the command's process tree",
+            f.kind,
+            f.severity.as_str(),
+            f.message,
+            f.rule
+        );
     } else if !block || summary.killed_for.is_some() {
-        eprintln!("cordon: {} ({}): {} [{}]", f.kind, f.severity.as_str(), f.message, f.rule);
+        eprintln!(
+            "cordon: {} ({}): {} [{}]",
+            f.kind,
+            f.severity.as_str(),
+            f.message,
+            f.rule
+        );
     }
 }
 
 /// Findings a record raises, with the fields that locate them.
-fn judge(brain: &mut Brain, procs: &mut HashMap<u64, (String, Vec<String>)>, seen: &mut HashSet<String>, r: &NetRecord) -> Vec<(Finding, Value)> {
+fn judge(
+    brain: &mut Brain,
+    procs: &mut HashMap<u64, (String, Vec<String>)>,
+    seen: &mut HashSet<String>,
+    r: &NetRecord,
+) -> Vec<(Finding, Value)> {
     let mut out = Vec::new();
     let d = &r.detail;
     let pid = d.get("pid").and_then(Value::as_u64);
     match r.kind.as_str() {
         "process" => {
             if let Some(pid) = pid {
-                let exe = d.get("exe").and_then(Value::as_str).unwrap_or("").to_string();
+                let exe = d
+                    .get("exe")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
                 let argv = d
                     .get("argv")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(String::from))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 if procs.len() > 100_000 {
                     procs.clear();
@@ -255,7 +296,9 @@ fn judge(brain: &mut Brain, procs: &mut HashMap<u64, (String, Vec<String>)>, see
             }
         }
         "connect" => {
-            let (Some(dst), Some(port)) = (r.dst.as_deref(), r.dport) else { return out };
+            let (Some(dst), Some(port)) = (r.dst.as_deref(), r.dport) else {
+                return out;
+            };
             let dest = match d.get("host").and_then(Value::as_str) {
                 Some(h) if h != dst => format!("{h}:{port}"),
                 _ => format!("{dst}:{port}"),
@@ -265,12 +308,22 @@ fn judge(brain: &mut Brain, procs: &mut HashMap<u64, (String, Vec<String>)>, see
             let loc = json!({"dst": dst, "dport": port, "pid": pid});
             // Protocol findings are raised by the proxy itself, as the bytes arrive.
             if d.get("via").and_then(Value::as_str) == Some("direct") && !loopback && !allowed {
-                let (exe, argv) = pid
-                    .and_then(|p| procs.get(&p).cloned())
-                    .unwrap_or_else(|| (d.get("exe").and_then(Value::as_str).unwrap_or("?").to_string(), Vec::new()));
+                let (exe, argv) = pid.and_then(|p| procs.get(&p).cloned()).unwrap_or_else(|| {
+                    (
+                        d.get("exe")
+                            .and_then(Value::as_str)
+                            .unwrap_or("?")
+                            .to_string(),
+                        Vec::new(),
+                    )
+                });
                 let f = detect::direct_connect_finding(&exe, &argv, &dest);
                 // One PROXY_BYPASS per program, not one per attempt (a scan makes hundreds).
-                let key = if f.kind == "PROXY_BYPASS" { format!("{}|{exe}", f.rule) } else { format!("{}|{dest}", f.rule) };
+                let key = if f.kind == "PROXY_BYPASS" {
+                    format!("{}|{exe}", f.rule)
+                } else {
+                    format!("{}|{dest}", f.rule)
+                };
                 if seen.insert(key) {
                     out.push((f, loc.clone()));
                 }
@@ -285,4 +338,3 @@ fn judge(brain: &mut Brain, procs: &mut HashMap<u64, (String, Vec<String>)>, see
     }
     out
 }
-

@@ -24,7 +24,10 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use seccompiler::{BpfProgram, SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Op, SeccompCondition as Cond, SeccompFilter, SeccompRule};
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Op,
+    SeccompCondition as Cond, SeccompFilter, SeccompRule,
+};
 use serde_json::json;
 
 use crate::record::Recorder;
@@ -103,18 +106,31 @@ fn denied() -> Vec<i64> {
 /// The deny filter, compiled before the fork (the child only installs it).
 pub fn deny_filter() -> Result<BpfProgram, String> {
     let err = |e: seccompiler::BackendError| format!("seccomp filter: {e}");
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = denied().into_iter().map(|n| (n, Vec::new())).collect();
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
+        denied().into_iter().map(|n| (n, Vec::new())).collect();
     // New namespaces: unshare(flags), clone(flags, ...) with any CLONE_NEW* bit.
     let ns_rules = |arg: u8| -> Result<Vec<SeccompRule>, String> {
         NS_FLAGS
             .iter()
-            .map(|&f| SeccompRule::new(vec![Cond::new(arg, Len::Qword, Op::MaskedEq(f), f).map_err(err)?]).map_err(err))
+            .map(|&f| {
+                SeccompRule::new(vec![
+                    Cond::new(arg, Len::Qword, Op::MaskedEq(f), f).map_err(err)?
+                ])
+                .map_err(err)
+            })
             .collect()
     };
     rules.insert(libc::SYS_unshare, ns_rules(0)?);
     rules.insert(libc::SYS_clone, ns_rules(0)?);
     // Packet sockets, and raw IP sockets (netlink's SOCK_RAW stays: glibc uses it).
-    let mut sock = vec![SeccompRule::new(vec![Cond::new(0, Len::Dword, Op::Eq, libc::AF_PACKET as u64).map_err(err)?]).map_err(err)?];
+    let mut sock = vec![SeccompRule::new(vec![Cond::new(
+        0,
+        Len::Dword,
+        Op::Eq,
+        libc::AF_PACKET as u64,
+    )
+    .map_err(err)?])
+    .map_err(err)?];
     for fam in [libc::AF_INET, libc::AF_INET6] {
         sock.push(
             SeccompRule::new(vec![
@@ -125,8 +141,16 @@ pub fn deny_filter() -> Result<BpfProgram, String> {
         );
     }
     rules.insert(libc::SYS_socket, sock);
-    let arch = std::env::consts::ARCH.try_into().map_err(|e| format!("seccomp: {e:?}"))?;
-    let f = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch).map_err(err)?;
+    let arch = std::env::consts::ARCH
+        .try_into()
+        .map_err(|e| format!("seccomp: {e:?}"))?;
+    let f = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        arch,
+    )
+    .map_err(err)?;
     f.try_into().map_err(err)
 }
 
@@ -142,12 +166,33 @@ const FLAG_SPEC_ALLOW: libc::c_ulong = 1 << 2;
 
 /// Install a compiled filter (seccompiler's `apply_filter` passes no flags).
 pub fn install(prog: &BpfProgram) -> Result<(), String> {
-    let mut f: Vec<libc::sock_filter> = prog.iter().map(|i| libc::sock_filter { code: i.code, jt: i.jt, jf: i.jf, k: i.k }).collect();
-    let fprog = libc::sock_fprog { len: f.len() as u16, filter: f.as_mut_ptr() };
+    let mut f: Vec<libc::sock_filter> = prog
+        .iter()
+        .map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect();
+    let fprog = libc::sock_fprog {
+        len: f.len() as u16,
+        filter: f.as_mut_ptr(),
+    };
     // SAFETY: fprog points at a live BPF program.
-    let r = unsafe { libc::syscall(libc::SYS_seccomp, 1 as libc::c_ulong, FLAG_SPEC_ALLOW, &fprog as *const libc::sock_fprog) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            1 as libc::c_ulong,
+            FLAG_SPEC_ALLOW,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
     if r < 0 {
-        return Err(format!("seccomp filter: {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "seccomp filter: {}",
+            std::io::Error::last_os_error()
+        ));
     }
     Ok(())
 }
@@ -158,9 +203,23 @@ pub fn install(prog: &BpfProgram) -> Result<(), String> {
 /// architectures and the x32 ABI are killed. Without user notification
 /// (`notify = false`) the three calls are simply allowed.
 pub fn notify_filter(notify: bool) -> Vec<libc::sock_filter> {
-    let stmt = |code: u16, k: u32| libc::sock_filter { code, jt: 0, jf: 0, k };
-    let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter { code: 0x15, jt, jf, k };
-    let watched = [libc::SYS_execve as u32, libc::SYS_execveat as u32, libc::SYS_connect as u32];
+    let stmt = |code: u16, k: u32| libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: 0x15,
+        jt,
+        jf,
+        k,
+    };
+    let watched = [
+        libc::SYS_execve as u32,
+        libc::SYS_execveat as u32,
+        libc::SYS_connect as u32,
+    ];
     let mut p = vec![
         stmt(0x20, 4), // A = arch
     ];
@@ -173,7 +232,12 @@ pub fn notify_filter(notify: bool) -> Vec<libc::sock_filter> {
     p.push(jeq(AUDIT_ARCH, 0, (kill - 2) as u8));
     p.push(stmt(0x20, 0)); // A = nr
     if x32 {
-        p.push(libc::sock_filter { code: 0x35, jt: (kill - 4) as u8, jf: 0, k: 0x4000_0000 });
+        p.push(libc::sock_filter {
+            code: 0x35,
+            jt: (kill - 4) as u8,
+            jf: 0,
+            k: 0x4000_0000,
+        });
     }
     for (i, nr) in watched.iter().enumerate() {
         let at = p.len();
@@ -194,12 +258,25 @@ pub fn notify_filter(notify: bool) -> Vec<libc::sock_filter> {
 /// Install the notify filter; returns the listener fd (or -1 without notification).
 /// Runs in the sandbox's init after no_new_privs is set.
 pub fn install_notify(prog: &mut [libc::sock_filter], notify: bool) -> Result<i32, String> {
-    let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_mut_ptr() };
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_mut_ptr(),
+    };
     let flags = FLAG_SPEC_ALLOW | if notify { FLAG_NEW_LISTENER } else { 0 };
     // SAFETY: fprog points at a live, correctly sized BPF program.
-    let r = unsafe { libc::syscall(libc::SYS_seccomp, 1 as libc::c_ulong, flags, &fprog as *const libc::sock_fprog) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            1 as libc::c_ulong,
+            flags,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
     if r < 0 {
-        return Err(format!("seccomp notify filter: {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "seccomp notify filter: {}",
+            std::io::Error::last_os_error()
+        ));
     }
     Ok(if notify { r as i32 } else { -1 })
 }
@@ -251,7 +328,11 @@ pub fn notify_loop(fd: OwnedFd, w: Watch) {
         if w.stop.load(Ordering::Relaxed) {
             break;
         }
-        let mut pfd = libc::pollfd { fd: raw, events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: raw,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd.
         let n = unsafe { libc::poll(&mut pfd, 1, 200) };
         if n < 0 {
@@ -275,7 +356,12 @@ pub fn notify_loop(fd: OwnedFd, w: Watch) {
             continue; // ENOENT: the target died before we read it
         }
         let (val, error, flags) = handle(&req, &w);
-        let mut resp = NotifResp { id: req.id, val, error, flags };
+        let mut resp = NotifResp {
+            id: req.id,
+            val,
+            error,
+            flags,
+        };
         // SAFETY: resp is a seccomp_notif_resp; ENOENT (target gone) is fine.
         unsafe { libc::ioctl(raw, IOCTL_SEND, &mut resp as *mut NotifResp) };
     }
@@ -286,12 +372,18 @@ fn handle(req: &Notif, w: &Watch) -> (i64, i32, u32) {
     let cont = (0, 0, FLAG_CONTINUE);
     let nr = req.data.nr as i64;
     let pid = req.pid;
-    let Ok(mem) = File::open(format!("/proc/{pid}/mem")) else { return cont };
+    let Ok(mem) = File::open(format!("/proc/{pid}/mem")) else {
+        return cont;
+    };
     if nr == libc::SYS_connect {
         return on_connect(req, &mem, w).unwrap_or(cont);
     }
     let (path_ptr, argv_ptr, dirfd) = if nr == libc::SYS_execveat {
-        (req.data.args[1], req.data.args[2], Some(req.data.args[0] as i32))
+        (
+            req.data.args[1],
+            req.data.args[2],
+            Some(req.data.args[0] as i32),
+        )
     } else {
         (req.data.args[0], req.data.args[1], None)
     };
@@ -335,15 +427,24 @@ fn on_connect(req: &Notif, mem: &File, w: &Watch) -> Option<(i64, i32, u32)> {
     mem.read_at(&mut sa, req.data.args[1]).ok()?;
     let fam = u16::from_ne_bytes([sa[0], sa[1]]) as i32;
     let (ip, port) = match fam {
-        libc::AF_INET if len >= 8 => (IpAddr::V4(Ipv4Addr::new(sa[4], sa[5], sa[6], sa[7])), u16::from_be_bytes([sa[2], sa[3]])),
+        libc::AF_INET if len >= 8 => (
+            IpAddr::V4(Ipv4Addr::new(sa[4], sa[5], sa[6], sa[7])),
+            u16::from_be_bytes([sa[2], sa[3]]),
+        ),
         libc::AF_INET6 if len >= 24 => {
             let b: [u8; 16] = sa[8..24].try_into().ok()?;
-            (IpAddr::V6(Ipv6Addr::from(b)), u16::from_be_bytes([sa[2], sa[3]]))
+            (
+                IpAddr::V6(Ipv6Addr::from(b)),
+                u16::from_be_bytes([sa[2], sa[3]]),
+            )
         }
         _ => return Some(cont),
     };
     let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
         v4 => v4,
     };
     let local = ip.is_loopback() || ip.is_unspecified();
@@ -351,7 +452,9 @@ fn on_connect(req: &Notif, mem: &File, w: &Watch) -> Option<(i64, i32, u32)> {
         return Some(cont);
     }
     let pid = req.pid;
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).map(|p| p.display().to_string()).unwrap_or_default();
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     let mut r = w.rec.new_record("connect");
     r.proto = Some(sock_proto(pid, req.data.args[0]).into());
     r.dst = Some(ip.to_string());
@@ -374,12 +477,22 @@ fn on_connect(req: &Notif, mem: &File, w: &Watch) -> Option<(i64, i32, u32)> {
 
 /// tcp or udp, from the socket's inode in the target's fd table and /proc/net.
 fn sock_proto(pid: u32, fd: u64) -> &'static str {
-    let Ok(link) = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")) else { return "tcp" };
+    let Ok(link) = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")) else {
+        return "tcp";
+    };
     let link = link.display().to_string();
-    let Some(inode) = link.strip_prefix("socket:[").and_then(|s| s.strip_suffix(']')) else { return "tcp" };
+    let Some(inode) = link
+        .strip_prefix("socket:[")
+        .and_then(|s| s.strip_suffix(']'))
+    else {
+        return "tcp";
+    };
     for (file, name) in [("udp", "udp"), ("udp6", "udp")] {
         if let Ok(t) = std::fs::read_to_string(format!("/proc/{pid}/net/{file}")) {
-            if t.lines().skip(1).any(|l| l.split_whitespace().nth(9) == Some(inode)) {
+            if t.lines()
+                .skip(1)
+                .any(|l| l.split_whitespace().nth(9) == Some(inode))
+            {
                 return name;
             }
         }
@@ -415,24 +528,32 @@ fn resolve_exe(pid: u32, path: &str, dirfd: Option<i32>) -> Option<String> {
     let root = format!("/proc/{pid}/root");
     if path.is_empty() {
         let fd = dirfd?;
-        return std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok().map(|p| p.display().to_string());
+        return std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+            .ok()
+            .map(|p| p.display().to_string());
     }
     let full = if path.starts_with('/') {
         path.to_string()
     } else {
         let base = match dirfd {
-            Some(fd) if fd != libc::AT_FDCWD => std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?,
+            Some(fd) if fd != libc::AT_FDCWD => {
+                std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?
+            }
             _ => std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?,
         };
         format!("{}/{path}", base.display())
     };
-    std::fs::metadata(format!("{root}{full}")).ok().filter(|m| m.is_file())?;
+    std::fs::metadata(format!("{root}{full}"))
+        .ok()
+        .filter(|m| m.is_file())?;
     Some(full)
 }
 
 /// (ppid as the supervisor sees it, pid inside the sandbox).
 fn status_ids(pid: u32) -> (Option<u32>, Option<u32>) {
-    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return (None, None) };
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return (None, None);
+    };
     let mut ppid = None;
     let mut nspid = None;
     for l in s.lines() {

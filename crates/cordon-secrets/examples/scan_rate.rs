@@ -10,13 +10,16 @@ use cordon_secrets::Secrets;
 fn main() {
     let mut files: Vec<String> = std::env::args().skip(1).collect();
     if files.is_empty() {
-        files = ["benign.jsonl", "hard_negatives.jsonl"].map(|f| format!("/work/shared/corpus/dev/{f}")).to_vec();
+        files = ["benign.jsonl", "hard_negatives.jsonl"]
+            .map(|f| format!("/work/shared/corpus/dev/{f}"))
+            .to_vec();
     }
     let mut commands = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let v: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{file}: {e}"));
             if let Some(c) = v["input"]["command"].as_str() {
                 commands.push((v["id"].as_str().unwrap_or("?").to_owned(), c.to_owned()));
             }
@@ -28,9 +31,14 @@ fn main() {
         for h in secrets.scan(command) {
             hits += 1;
             let (s, e) = h.span;
-            let before = &command[cordon_core::floor_char_boundary(command, s.saturating_sub(40))..s];
+            let before =
+                &command[cordon_core::floor_char_boundary(command, s.saturating_sub(40))..s];
             let after = &command[e..cordon_core::floor_char_boundary(command, e + 20)];
-            println!("{id}\t{}\t{before:?} [[{}]] {after:?}", h.kind, &command[s..e]);
+            println!(
+                "{id}\t{}\t{before:?} [[{}]] {after:?}",
+                h.kind,
+                &command[s..e]
+            );
         }
     }
     let bytes: usize = commands.iter().map(|(_, c)| c.len()).sum();

@@ -42,7 +42,11 @@ impl Canary {
     /// primary marker, `<id>#<n>` for the n-th (n ≥ 2). `canary_id` maps a record id back.
     pub fn marker_ids(&self) -> impl Iterator<Item = (String, &str)> {
         self.markers.iter().enumerate().map(|(i, m)| {
-            let id = if i == 0 { self.id.clone() } else { format!("{}#{}", self.id, i + 1) };
+            let id = if i == 0 {
+                self.id.clone()
+            } else {
+                format!("{}#{}", self.id, i + 1)
+            };
             (id, m.as_str())
         })
     }
@@ -100,7 +104,8 @@ type Decoy = (&'static str, String, Vec<String>);
 fn aws() -> Result<Decoy, CanaryError> {
     let key_id = format!("AKIA{}", random_string(AWS_KEY_ID, 16)?);
     let secret = random_string(BASE64, 40)?;
-    let contents = format!("[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n");
+    let contents =
+        format!("[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n");
     Ok((".aws/credentials", contents, vec![key_id, secret]))
 }
 
@@ -132,14 +137,20 @@ fn ssh() -> Result<Decoy, CanaryError> {
     put_string(&mut blob, &public_blob);
     put_string(&mut blob, &private);
     let lines = wrap(&STANDARD.encode(&blob), 70);
-    let contents =
-        format!("-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----\n", lines.join("\n"));
+    let contents = format!(
+        "-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----\n",
+        lines.join("\n")
+    );
     // The first line is the same for every ed25519 key; the next three carry the random public key and seed.
     Ok((".ssh/id_ed25519", contents, lines[1..4].to_vec()))
 }
 
 fn dotenv() -> Result<Decoy, CanaryError> {
-    let openai = format!("sk-proj-{}T3BlbkFJ{}", random_string(BASE64URL, 64)?, random_string(BASE64URL, 64)?);
+    let openai = format!(
+        "sk-proj-{}T3BlbkFJ{}",
+        random_string(BASE64URL, 64)?,
+        random_string(BASE64URL, 64)?
+    );
     let stripe = format!("sk_live_51{}", random_string(BASE62, 97)?);
     let db_password = random_string(BASE62, 24)?;
     let contents = format!(
@@ -173,7 +184,11 @@ fn kubeconfig() -> Result<Decoy, CanaryError> {
         r#"{{"iss":"kubernetes/serviceaccount","kubernetes.io/serviceaccount/namespace":"kube-system","kubernetes.io/serviceaccount/secret.name":"cluster-admin-token-{suffix}","kubernetes.io/serviceaccount/service-account.name":"cluster-admin","kubernetes.io/serviceaccount/service-account.uid":"{uid}","sub":"system:serviceaccount:kube-system:cluster-admin"}}"#
     );
     let signature = URL_SAFE_NO_PAD.encode(random_bytes(256)?);
-    let token = format!("{}.{}.{signature}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
+    let token = format!(
+        "{}.{}.{signature}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
     // A CA certificate: DER starting as real ones do (SEQUENCE, two-byte length), then random bytes.
     let der = [&[0x30, 0x82, 0x03, 0x0c][..], &random_bytes(780)?].concat();
     let pem = format!(
@@ -209,7 +224,10 @@ fn put_string(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 fn wrap(s: &str, width: usize) -> Vec<String> {
-    s.as_bytes().chunks(width).map(|c| String::from_utf8_lossy(c).into_owned()).collect()
+    s.as_bytes()
+        .chunks(width)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect()
 }
 
 fn random_bytes(n: usize) -> Result<Vec<u8>, CanaryError> {
@@ -255,11 +273,15 @@ pub fn plant(dir: &Path, kinds: &[&str]) -> io::Result<Vec<Canary>> {
 }
 
 fn refusal(path: &Path) -> io::Error {
-    io::Error::new(io::ErrorKind::AlreadyExists, format!("refusing to overwrite existing file {}", path.display()))
+    io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("refusing to overwrite existing file {}", path.display()),
+    )
 }
 
 fn write_new(path: &Path, contents: &str) -> io::Result<()> {
-    let named = |e: io::Error, what: &Path| io::Error::new(e.kind(), format!("{}: {e}", what.display()));
+    let named =
+        |e: io::Error, what: &Path| io::Error::new(e.kind(), format!("{}: {e}", what.display()));
     if let Some(parent) = path.parent() {
         let mut dirs = DirBuilder::new();
         dirs.recursive(true);
@@ -275,7 +297,8 @@ fn write_new(path: &Path, contents: &str) -> io::Result<()> {
         io::ErrorKind::AlreadyExists => refusal(path),
         _ => named(e, path),
     })?;
-    file.write_all(contents.as_bytes()).map_err(|e| named(e, path))
+    file.write_all(contents.as_bytes())
+        .map_err(|e| named(e, path))
 }
 
 /// One appearance of a canary marker.
@@ -314,7 +337,11 @@ impl CanaryMatcher {
             .match_kind(MatchKind::LeftmostLongest)
             .build(texts)
             .expect("canary markers fit in an automaton");
-        CanaryMatcher { automaton, patterns, ids: canaries.iter().map(|(id, _)| id.clone()).collect() }
+        CanaryMatcher {
+            automaton,
+            patterns,
+            ids: canaries.iter().map(|(id, _)| id.clone()).collect(),
+        }
     }
 
     pub fn find(&self, text: &str) -> Vec<CanaryHit> {
@@ -322,7 +349,11 @@ impl CanaryMatcher {
             .find_iter(text)
             .map(|m| {
                 let (i, form) = self.patterns[m.pattern().as_usize()];
-                CanaryHit { id: self.ids[i].clone(), form, span: (m.start(), m.end()) }
+                CanaryHit {
+                    id: self.ids[i].clone(),
+                    form,
+                    span: (m.start(), m.end()),
+                }
             })
             .collect()
     }

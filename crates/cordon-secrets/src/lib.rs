@@ -16,6 +16,8 @@ mod forms;
 mod recognizers;
 mod scan;
 
-pub use canary::{canary_id, generate, plant, Canary, CanaryError, CanaryHit, CanaryMatcher, CANARY_KINDS};
+pub use canary::{
+    canary_id, generate, plant, Canary, CanaryError, CanaryHit, CanaryMatcher, CANARY_KINDS,
+};
 pub use forms::{forms, tagged_forms};
 pub use scan::{SecretHit, Secrets, DEFAULT_SCAN_LIMIT};

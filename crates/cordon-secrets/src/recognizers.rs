@@ -29,8 +29,20 @@ pub(crate) struct Recognizer {
     pub veto: &'static [&'static str],
 }
 
-const fn row(kind: &'static str, anchors: &'static [&'static str], pattern: &'static str, value: Value) -> Recognizer {
-    Recognizer { kind, anchors, pattern, value, min_entropy: 0.0, veto: &[] }
+const fn row(
+    kind: &'static str,
+    anchors: &'static [&'static str],
+    pattern: &'static str,
+    value: Value,
+) -> Recognizer {
+    Recognizer {
+        kind,
+        anchors,
+        pattern,
+        value,
+        min_entropy: 0.0,
+        veto: &[],
+    }
 }
 
 // Bare (unquoted) assignment values stop at characters that end a shell word or a code expression.
@@ -76,8 +88,18 @@ pub(crate) static TABLE: &[Recognizer] = &[
         r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}\b",
         Value::Token,
     ),
-    row("github-token", &["github_pat_"], r"\bgithub_pat_[A-Za-z0-9_]{60,}\b", Value::Token),
-    row("gitlab-token", &["glpat-"], r"\bglpat-[A-Za-z0-9_\-]{20,64}", Value::Token),
+    row(
+        "github-token",
+        &["github_pat_"],
+        r"\bgithub_pat_[A-Za-z0-9_]{60,}\b",
+        Value::Token,
+    ),
+    row(
+        "gitlab-token",
+        &["glpat-"],
+        r"\bglpat-[A-Za-z0-9_\-]{20,64}",
+        Value::Token,
+    ),
     row(
         "slack-webhook",
         &["hooks.slack.com/"],
@@ -86,21 +108,69 @@ pub(crate) static TABLE: &[Recognizer] = &[
     ),
     row(
         "slack-token",
-        &["xoxa-", "xoxb-", "xoxo-", "xoxp-", "xoxr-", "xoxs-", "xapp-"],
+        &[
+            "xoxa-", "xoxb-", "xoxo-", "xoxp-", "xoxr-", "xoxs-", "xapp-",
+        ],
         r"\b(?:xox[abposr]|xapp)-[A-Za-z0-9\-]{10,}",
         Value::Token,
     ),
-    row("stripe-key", &["sk_live_", "rk_live_"], r"\b(?:sk|rk)_live_[A-Za-z0-9]{20,}\b", Value::Token),
-    row("anthropic-api-key", &["sk-ant-"], r"\bsk-ant-[A-Za-z0-9_\-]{32,}", Value::Token),
+    row(
+        "stripe-key",
+        &["sk_live_", "rk_live_"],
+        r"\b(?:sk|rk)_live_[A-Za-z0-9]{20,}\b",
+        Value::Token,
+    ),
+    row(
+        "anthropic-api-key",
+        &["sk-ant-"],
+        r"\bsk-ant-[A-Za-z0-9_\-]{32,}",
+        Value::Token,
+    ),
     Recognizer {
         min_entropy: 3.5,
-        ..row("openai-api-key", &["sk-"], r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{32,}", Value::Random)
+        ..row(
+            "openai-api-key",
+            &["sk-"],
+            r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{32,}",
+            Value::Random,
+        )
     },
-    row("google-api-key", &["AIza"], r"\b(AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|$)", Value::Token),
-    Recognizer { min_entropy: 3.5, ..row("huggingface-token", &["hf_"], r"\bhf_[A-Za-z]{34}\b", Value::Random) },
-    Recognizer { min_entropy: 3.5, ..row("npm-token", &["npm_"], r"\bnpm_[A-Za-z0-9]{36}\b", Value::Random) },
-    row("pypi-token", &["pypi-AgEIcHlwaS5vcmc"], r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}", Value::Token),
-    row("jwt", &["eyJ"], r"\beyJ[A-Za-z0-9_\-]{10,}\.ey[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}", Value::Token),
+    row(
+        "google-api-key",
+        &["AIza"],
+        r"\b(AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|$)",
+        Value::Token,
+    ),
+    Recognizer {
+        min_entropy: 3.5,
+        ..row(
+            "huggingface-token",
+            &["hf_"],
+            r"\bhf_[A-Za-z]{34}\b",
+            Value::Random,
+        )
+    },
+    Recognizer {
+        min_entropy: 3.5,
+        ..row(
+            "npm-token",
+            &["npm_"],
+            r"\bnpm_[A-Za-z0-9]{36}\b",
+            Value::Random,
+        )
+    },
+    row(
+        "pypi-token",
+        &["pypi-AgEIcHlwaS5vcmc"],
+        r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}",
+        Value::Token,
+    ),
+    row(
+        "jwt",
+        &["eyJ"],
+        r"\beyJ[A-Za-z0-9_\-]{10,}\.ey[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",
+        Value::Token,
+    ),
     // scheme://user:PASSWORD@host: only the password.
     row(
         "url-password",
@@ -116,7 +186,12 @@ pub(crate) static TABLE: &[Recognizer] = &[
     ),
     Recognizer {
         min_entropy: 3.0,
-        ..row("bearer-token", &["bearer"], r"(?i)\bbearer\s+([A-Za-z0-9._~+/\-]{20,}=*)", Value::Random)
+        ..row(
+            "bearer-token",
+            &["bearer"],
+            r"(?i)\bbearer\s+([A-Za-z0-9._~+/\-]{20,}=*)",
+            Value::Random,
+        )
     },
     row(
         "password-flag",
@@ -125,8 +200,18 @@ pub(crate) static TABLE: &[Recognizer] = &[
         r#"\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^\n|;&]*?\s-p["']?([^\s"']+)"#,
         Value::Literal,
     ),
-    row("password-flag", &["sshpass"], r#"\bsshpass\s+-p\s*["']?([^\s"']+)"#, Value::Literal),
-    row("password-flag", &["curl"], r#"\bcurl\b[^\n|;&]*?\s(?:-u|--user)\s*["']?[^\s:"']*:([^\s"']+)"#, Value::Literal),
+    row(
+        "password-flag",
+        &["sshpass"],
+        r#"\bsshpass\s+-p\s*["']?([^\s"']+)"#,
+        Value::Literal,
+    ),
+    row(
+        "password-flag",
+        &["curl"],
+        r#"\bcurl\b[^\n|;&]*?\s(?:-u|--user)\s*["']?[^\s:"']*:([^\s"']+)"#,
+        Value::Literal,
+    ),
     row(
         "password-flag",
         &["--pass"],
@@ -137,12 +222,25 @@ pub(crate) static TABLE: &[Recognizer] = &[
         min_entropy: 3.5,
         ..row(
             "token-flag",
-            &["--token", "--api-key", "--apikey", "--secret", "--client-secret", "--auth-token", "--access-token"],
+            &[
+                "--token",
+                "--api-key",
+                "--apikey",
+                "--secret",
+                "--client-secret",
+                "--auth-token",
+                "--access-token",
+            ],
             r#"(?i)(?:^|[^A-Za-z0-9_\-])--(?:token|api-key|apikey|secret|client-secret|auth-token|access-token)(?:=|\s+)["']?([^\s"']+)"#,
             Value::Random,
         )
     },
-    row("password-assignment", &["passw"], assigned!(r#"[A-Za-z0-9_.\-]*passw(?:or)?d"#), Value::Password),
+    row(
+        "password-assignment",
+        &["passw"],
+        assigned!(r#"[A-Za-z0-9_.\-]*passw(?:or)?d"#),
+        Value::Password,
+    ),
     Recognizer {
         min_entropy: 3.5,
         veto: &["public", "pubkey", "pub_key"],
@@ -211,12 +309,17 @@ pub(crate) fn is_placeholder(v: &str) -> bool {
 }
 
 fn is_path(v: &str) -> bool {
-    v.starts_with('/') || v.starts_with('~') || v.starts_with("./") || v.starts_with("../") || v.contains("://")
+    v.starts_with('/')
+        || v.starts_with('~')
+        || v.starts_with("./")
+        || v.starts_with("../")
+        || v.contains("://")
 }
 
 /// A bare word that reads as code: an identifier or a dotted name (`self.password`, `str`, `None`).
 fn is_code(v: &str) -> bool {
-    v.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'.')
+    v.bytes()
+        .all(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'.')
 }
 
 /// Shannon entropy in bits per byte.
@@ -237,10 +340,14 @@ pub(crate) fn entropy(v: &str) -> f64 {
 }
 
 fn classes(v: &str) -> usize {
-    [u8::is_ascii_lowercase, u8::is_ascii_uppercase, u8::is_ascii_digit]
-        .iter()
-        .filter(|class| v.bytes().any(|b| class(&b)))
-        .count()
+    [
+        u8::is_ascii_lowercase,
+        u8::is_ascii_uppercase,
+        u8::is_ascii_digit,
+    ]
+    .iter()
+    .filter(|class| v.bytes().any(|b| class(&b)))
+    .count()
 }
 
 impl Recognizer {

@@ -42,12 +42,22 @@ static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
     let regexes = TABLE
         .iter()
         // Unicode word boundaries would push the DFA off its fast path on non-ASCII text; ours are ASCII.
-        .map(|r| Regex::new(&r.pattern.replace(r"\b", r"(?-u:\b)")).unwrap_or_else(|e| panic!("{}: {e}", r.kind)))
+        .map(|r| {
+            Regex::new(&r.pattern.replace(r"\b", r"(?-u:\b)"))
+                .unwrap_or_else(|e| panic!("{}: {e}", r.kind))
+        })
         .collect();
-    let (anchor_row, anchors): (Vec<usize>, Vec<&str>) =
-        TABLE.iter().enumerate().flat_map(|(i, r)| r.anchors.iter().map(move |a| (i, *a))).unzip();
+    let (anchor_row, anchors): (Vec<usize>, Vec<&str>) = TABLE
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| r.anchors.iter().map(move |a| (i, *a)))
+        .unzip();
     let anchors = Keywords::new(anchors, true).expect("anchors compile");
-    Compiled { regexes, anchors, anchor_row }
+    Compiled {
+        regexes,
+        anchors,
+        anchor_row,
+    }
 });
 
 /// Recognises credentials; holds the key their fingerprints are made with.
@@ -59,7 +69,10 @@ pub struct Secrets {
 impl Secrets {
     pub fn new(key: [u8; 32]) -> Secrets {
         LazyLock::force(&COMPILED);
-        Secrets { key, limit: DEFAULT_SCAN_LIMIT }
+        Secrets {
+            key,
+            limit: DEFAULT_SCAN_LIMIT,
+        }
     }
 
     /// Scan at most `limit` bytes of each text (default `DEFAULT_SCAN_LIMIT`); secrets beyond it go unseen, and
@@ -75,12 +88,21 @@ impl Secrets {
         let compiled = &*COMPILED;
         // One pass of the prefilter decides which rows can match at all.
         let mut wanted = vec![false; TABLE.len()];
-        compiled.anchors.each(text, |k| wanted[compiled.anchor_row[k]] = true);
+        compiled
+            .anchors
+            .each(text, |k| wanted[compiled.anchor_row[k]] = true);
         // Rows in priority order; a hit overlapping one already taken loses.
         let mut taken: BTreeMap<usize, (usize, &'static str)> = BTreeMap::new();
-        for ((row, re), _) in TABLE.iter().zip(&compiled.regexes).zip(&wanted).filter(|(_, &w)| w) {
+        for ((row, re), _) in TABLE
+            .iter()
+            .zip(&compiled.regexes)
+            .zip(&wanted)
+            .filter(|(_, &w)| w)
+        {
             for m in re.find_iter(text) {
-                let Some((start, end)) = secret_span(re, text, m) else { continue };
+                let Some((start, end)) = secret_span(re, text, m) else {
+                    continue;
+                };
                 if accepts(row, m.as_str(), text, start, end) && !overlaps(&taken, start, end) {
                     taken.insert(start, (end, row.kind));
                 }
@@ -145,7 +167,10 @@ impl Secrets {
                 self.scan(&framed)
                     .into_iter()
                     .filter(|h| h.span.0 >= n && h.span.1 <= n + s.len())
-                    .map(|h| SecretHit { span: (h.span.0 - n, h.span.1 - n), ..h })
+                    .map(|h| SecretHit {
+                        span: (h.span.0 - n, h.span.1 - n),
+                        ..h
+                    })
                     .collect()
             }
             _ => self.scan(s),
@@ -160,10 +185,17 @@ impl Secrets {
                 hits.extend(found);
                 Json::String(out)
             }
-            Json::Array(items) => Json::Array(items.iter().map(|i| self.redact_json(i, None, hits)).collect()),
-            Json::Object(map) => {
-                Json::Object(map.iter().map(|(k, v)| (k.clone(), self.redact_json(v, Some(k), hits))).collect())
-            }
+            Json::Array(items) => Json::Array(
+                items
+                    .iter()
+                    .map(|i| self.redact_json(i, None, hits))
+                    .collect(),
+            ),
+            Json::Object(map) => Json::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), self.redact_json(v, Some(k), hits)))
+                    .collect(),
+            ),
             other => other.clone(),
         }
     }
@@ -188,25 +220,36 @@ fn secret_span(re: &Regex, text: &str, m: regex::Match) -> Option<(usize, usize)
         return None;
     }
     let caps = re.captures_at(text, m.start())?;
-    caps.iter().skip(1).flatten().last().map(|g| (g.start(), g.end()))
+    caps.iter()
+        .skip(1)
+        .flatten()
+        .last()
+        .map(|g| (g.start(), g.end()))
 }
 
 fn accepts(row: &Recognizer, whole: &str, text: &str, start: usize, end: usize) -> bool {
     let quoted = text[..start].ends_with(['"', '\'']);
     let whole = whole.to_ascii_lowercase();
-    !row.veto.iter().any(|v| whole.contains(v)) && !in_redaction(text, start) && row.accepts(&text[start..end], quoted)
+    !row.veto.iter().any(|v| whole.contains(v))
+        && !in_redaction(text, start)
+        && row.accepts(&text[start..end], quoted)
 }
 
 /// Whether `start` lies inside a `[REDACTED:kind:fingerprint]` that `redact` wrote (`url-password:1a2b3c4d` would
 /// otherwise read as a password assignment).
 fn in_redaction(text: &str, start: usize) -> bool {
     let head = &text.as_bytes()[start.saturating_sub(64)..start];
-    head.windows(10).rposition(|w| w == b"[REDACTED:").is_some_and(|i| !head[i..].contains(&b']'))
+    head.windows(10)
+        .rposition(|w| w == b"[REDACTED:")
+        .is_some_and(|i| !head[i..].contains(&b']'))
 }
 
 /// Whether [start, end) overlaps any interval in `taken` (keyed by start, non-overlapping).
 fn overlaps(taken: &BTreeMap<usize, (usize, &'static str)>, start: usize, end: usize) -> bool {
-    taken.range(..end).next_back().is_some_and(|(_, &(e, _))| e > start)
+    taken
+        .range(..end)
+        .next_back()
+        .is_some_and(|(_, &(e, _))| e > start)
 }
 
 fn splice(text: &str, hits: &[SecretHit]) -> String {
@@ -228,7 +271,10 @@ pub(crate) fn hex_lower(bytes: &[u8]) -> String {
 /// Could this object key name a credential? A superset test: the recognizers
 /// that read a key as context all need one of these words in it.
 fn names_a_secret(key: &str) -> bool {
-    const WORDS: &[&str] = &["key", "token", "secret", "pass", "pwd", "auth", "cred", "cookie", "session", "private", "sig", "bearer", "api"];
+    const WORDS: &[&str] = &[
+        "key", "token", "secret", "pass", "pwd", "auth", "cred", "cookie", "session", "private",
+        "sig", "bearer", "api",
+    ];
     let k = key.to_ascii_lowercase();
     WORDS.iter().any(|w| k.contains(w))
 }

@@ -27,7 +27,14 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { addr: "127.0.0.1:7878".into(), token: None, rate: 5000.0, conns: 16, secs: 60, pid: None };
+    let mut a = Args {
+        addr: "127.0.0.1:7878".into(),
+        token: None,
+        rate: 5000.0,
+        conns: 16,
+        secs: 60,
+        pid: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -45,7 +52,9 @@ fn args() -> Args {
 }
 
 fn number<T: std::str::FromStr>(flag: &str, value: &str) -> T {
-    value.parse().unwrap_or_else(|_| panic!("bad value for {flag}: {value}"))
+    value
+        .parse()
+        .unwrap_or_else(|_| panic!("bad value for {flag}: {value}"))
 }
 
 #[derive(Default)]
@@ -56,8 +65,18 @@ struct Tally {
     late: u64,
 }
 
-async fn connection(addr: String, request: String, period: Duration, offset: Duration, until: Instant) -> Tally {
-    let mut conn = BufReader::new(TcpStream::connect(&addr).await.unwrap_or_else(|e| panic!("connect to {addr}: {e}")));
+async fn connection(
+    addr: String,
+    request: String,
+    period: Duration,
+    offset: Duration,
+    until: Instant,
+) -> Tally {
+    let mut conn = BufReader::new(
+        TcpStream::connect(&addr)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {addr}: {e}")),
+    );
     conn.get_ref().set_nodelay(true).expect("nodelay");
     let mut tally = Tally::default();
     let mut due = Instant::now() + offset;
@@ -69,7 +88,10 @@ async fn connection(addr: String, request: String, period: Duration, offset: Dur
         if sent - due > Duration::from_millis(2) {
             tally.late += 1;
         }
-        conn.get_mut().write_all(request.as_bytes()).await.expect("write");
+        conn.get_mut()
+            .write_all(request.as_bytes())
+            .await
+            .expect("write");
         line.clear();
         conn.read_line(&mut line).await.expect("status line");
         let ok = line.split(' ').nth(1) == Some("200");
@@ -90,7 +112,9 @@ async fn connection(addr: String, request: String, period: Duration, offset: Dur
         body.resize(len, 0);
         conn.read_exact(&mut body).await.expect("body");
         if ok && body.starts_with(br#"{"#) {
-            tally.latencies.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+            tally
+                .latencies
+                .push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
         } else {
             tally.errors += 1;
         }
@@ -101,13 +125,20 @@ async fn connection(addr: String, request: String, period: Duration, offset: Dur
 
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let a = args();
-    let auth = a.token.as_ref().map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let auth = a
+        .token
+        .as_ref()
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     let request = format!(
         "POST /v1/check HTTP/1.1\r\nHost: cordon\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{BODY}",
         BODY.len()
@@ -118,14 +149,26 @@ async fn main() {
     if let Some(pid) = a.pid {
         tokio::spawn(async move {
             while Instant::now() < until {
-                println!("t={:>4}s rss={} KiB", start.elapsed().as_secs(), rss_kib(pid).unwrap_or(0));
+                println!(
+                    "t={:>4}s rss={} KiB",
+                    start.elapsed().as_secs(),
+                    rss_kib(pid).unwrap_or(0)
+                );
                 tokio::time::sleep(Duration::from_secs(5)).await;
             }
         });
     }
     // Connections start staggered across one period, so requests are evenly spread.
     let tasks: Vec<_> = (0..a.conns)
-        .map(|i| tokio::spawn(connection(a.addr.clone(), request.clone(), period, period * i as u32 / a.conns as u32, until)))
+        .map(|i| {
+            tokio::spawn(connection(
+                a.addr.clone(),
+                request.clone(),
+                period,
+                period * i as u32 / a.conns as u32,
+                until,
+            ))
+        })
         .collect();
     let mut all = Vec::new();
     let (mut errors, mut late) = (0, 0);
@@ -137,7 +180,11 @@ async fn main() {
     }
     let took = start.elapsed().as_secs_f64();
     all.sort_unstable();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     println!(
         "{} requests in {took:.1} s ({:.0}/s), {errors} errors, {late} sent >2 ms late; latency µs: p50 {} p90 {} p99 {} p99.9 {} max {}",
         all.len(),

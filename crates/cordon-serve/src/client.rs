@@ -20,7 +20,10 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as JSON (`Null` when it is not JSON).
@@ -34,7 +37,10 @@ impl Client {
         let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(Client { conn: BufReader::new(stream), token: token.map(String::from) })
+        Ok(Client {
+            conn: BufReader::new(stream),
+            token: token.map(String::from),
+        })
     }
 
     pub fn get(&mut self, path: &str) -> io::Result<Response> {
@@ -45,7 +51,12 @@ impl Client {
         self.request("POST", path, Some(body))
     }
 
-    pub fn request(&mut self, method: &str, path: &str, body: Option<&str>) -> io::Result<Response> {
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> io::Result<Response> {
         self.send_head(method, path, body)?;
         self.read_response()
     }
@@ -57,7 +68,10 @@ impl Client {
             req.push_str(&format!("Authorization: Bearer {t}\r\n"));
         }
         if let Some(b) = body {
-            req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", b.len()));
+            req.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                b.len()
+            ));
         }
         req.push_str("\r\n");
         req.push_str(body.unwrap_or(""));
@@ -71,7 +85,12 @@ impl Client {
             .split(' ')
             .nth(1)
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("bad status line {status_line:?}")))?;
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("bad status line {status_line:?}"),
+                )
+            })?;
         let mut headers = Vec::new();
         loop {
             let line = self.line()?;
@@ -87,15 +106,21 @@ impl Client {
 
     pub fn read_response(&mut self) -> io::Result<Response> {
         let (status, headers) = self.read_head()?;
-        let find = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+        let find = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
         let mut body = Vec::new();
         if let Some(len) = find("content-length").and_then(|l| l.parse::<usize>().ok()) {
             body.resize(len, 0);
             self.conn.read_exact(&mut body)?;
         } else if find("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
             loop {
-                let size = usize::from_str_radix(self.line()?.split(';').next().unwrap_or("").trim(), 16)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                let size =
+                    usize::from_str_radix(self.line()?.split(';').next().unwrap_or("").trim(), 16)
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
                 let start = body.len();
                 body.resize(start + size, 0);
                 self.conn.read_exact(&mut body[start..])?;
@@ -105,15 +130,23 @@ impl Client {
                 }
             }
         }
-        let body = String::from_utf8(body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        Ok(Response { status, headers, body })
+        let body =
+            String::from_utf8(body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
     }
 
     /// One line of the response, without its line end (an empty line is "").
     pub fn line(&mut self) -> io::Result<String> {
         let mut line = String::new();
         if self.conn.read_line(&mut line)? == 0 {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed",
+            ));
         }
         Ok(line.trim_end_matches(['\r', '\n']).to_string())
     }

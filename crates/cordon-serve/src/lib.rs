@@ -71,17 +71,29 @@ pub async fn serve(
         .await
         .map_err(|e| e.to_string());
     if let Some(w) = writer {
-        tokio::task::spawn_blocking(move || w.close()).await.map_err(|e| e.to_string())??;
+        tokio::task::spawn_blocking(move || w.close())
+            .await
+            .map_err(|e| e.to_string())??;
     }
     result
 }
 
 /// Bind `addr` and serve on a runtime of its own until SIGTERM or ctrl-c;
 /// `ready` is told the bound address (useful with port 0).
-pub fn run(addr: SocketAddr, engine: &'static Engine, options: Options, ready: impl FnOnce(SocketAddr)) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+pub fn run(
+    addr: SocketAddr,
+    engine: &'static Engine,
+    options: Options,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
     runtime.block_on(async {
-        let listener = TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         ready(listener.local_addr().map_err(|e| e.to_string())?);
         serve(listener, engine, options, shutdown_signal()).await
     })
@@ -124,7 +136,10 @@ struct Inner {
 type Built = (AppState, Option<Writer>, watch::Sender<bool>);
 
 fn build(engine: &'static Engine, options: Options) -> Result<Built, String> {
-    let key = options.store.as_ref().map_or_else(random_key, Store::fingerprint_key);
+    let key = options
+        .store
+        .as_ref()
+        .map_or_else(random_key, Store::fingerprint_key);
     // The tracker borrows these for as long as the process serves.
     let secrets: &'static Secrets = Box::leak(Box::new(Secrets::new(key)));
     let tracker = Tracker::new(engine, TrackerLimits::default())
@@ -134,7 +149,10 @@ fn build(engine: &'static Engine, options: Options) -> Result<Built, String> {
     let (reader, writer) = match options.store {
         Some(store) => {
             let reader = Store::open_existing(store.path()).map_err(|e| e.to_string())?;
-            (Some(Arc::new(Mutex::new(reader))), Some(Writer::start(store)))
+            (
+                Some(Arc::new(Mutex::new(reader))),
+                Some(Writer::start(store)),
+            )
         }
         None => (None, None),
     };
@@ -150,7 +168,13 @@ fn build(engine: &'static Engine, options: Options) -> Result<Built, String> {
         stop,
         metrics: Metrics::default(),
     };
-    Ok((AppState { inner: Arc::new(inner) }, writer, stop_tx))
+    Ok((
+        AppState {
+            inner: Arc::new(inner),
+        },
+        writer,
+        stop_tx,
+    ))
 }
 
 /// A fingerprint key for a service without a store: fingerprints then only
@@ -180,16 +204,32 @@ pub(crate) fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState
     ]
 }
 
-pub(crate) fn app(routes: Vec<(&'static str, &'static str, MethodRouter<AppState>)>, state: AppState) -> Router {
-    let router = routes.into_iter().fold(Router::new(), |r, (_, path, handler)| r.route(path, handler));
+pub(crate) fn app(
+    routes: Vec<(&'static str, &'static str, MethodRouter<AppState>)>,
+    state: AppState,
+) -> Router {
+    let router = routes
+        .into_iter()
+        .fold(Router::new(), |r, (_, path, handler)| {
+            r.route(path, handler)
+        });
     router
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
-        .method_not_allowed_fallback(|| async { ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route",
+            )
+        })
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         // Outside auth, so that 401s are counted too.
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error while handling the request").into_response()
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error while handling the request",
+            )
+            .into_response()
         }))
         .with_state(state)
 }
@@ -202,7 +242,10 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, msg: impl Into<String>) -> ApiError {
-        ApiError { status, body: json!({ "error": msg.into() }) }
+        ApiError {
+            status,
+            body: json!({ "error": msg.into() }),
+        }
     }
 
     pub(crate) fn bad_request(msg: impl Into<String>) -> ApiError {
@@ -222,11 +265,16 @@ impl IntoResponse for ApiError {
 }
 
 async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(token) = &state.inner.token else { return next.run(req).await };
+    let Some(token) = &state.inner.token else {
+        return next.run(req).await;
+    };
     if req.uri().path() == "/healthz" {
         return next.run(req).await;
     }
-    let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
     match given {
         Some(given) if constant_time_eq(given, token) => next.run(req).await,
         Some(_) => unauthorized("wrong bearer token"),
@@ -236,7 +284,10 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
 
 fn unauthorized(msg: &str) -> Response {
     let mut r = ApiError::new(StatusCode::UNAUTHORIZED, msg).into_response();
-    r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
     r
 }
 
@@ -246,9 +297,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn count(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let response = next.run(req).await;
-    state.inner.metrics.request(route, response.status().as_u16());
+    state
+        .inner
+        .metrics
+        .request(route, response.status().as_u16());
     response
 }
 
@@ -265,52 +322,89 @@ pub(crate) const OPENAPI: &str = include_str!("openapi.json");
 /// The body, or a 413 naming the limit.
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body larger than {limit} bytes")).with("limit", limit.into())
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body larger than {limit} bytes"),
+        )
+        .with("limit", limit.into())
     })
 }
 
 fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
-    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+    match headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
         None => Ok(()),
-        Some(ct) if ct.starts_with("application/json") || ct.starts_with("application/x-ndjson") || ct.starts_with("application/jsonl") => {
+        Some(ct)
+            if ct.starts_with("application/json")
+                || ct.starts_with("application/x-ndjson")
+                || ct.starts_with("application/jsonl") =>
+        {
             Ok(())
         }
-        Some(ct) => Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("content type {ct:?} is not JSON"))),
+        Some(ct) => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("content type {ct:?} is not JSON"),
+        )),
     }
 }
 
-async fn check(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+async fn check(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
     require_json(&headers)?;
     let body = read_body(body, MAX_BODY).await?;
-    let text = std::str::from_utf8(&body).map_err(|e| ApiError::bad_request(format!("body is not UTF-8: {e}")))?;
-    let event = Event::from_json_line(text.trim()).map_err(|(id, msg)| ApiError::bad_request(msg).with("id", id.unwrap_or(Value::Null)))?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|e| ApiError::bad_request(format!("body is not UTF-8: {e}")))?;
+    let event = Event::from_json_line(text.trim())
+        .map_err(|(id, msg)| ApiError::bad_request(msg).with("id", id.unwrap_or(Value::Null)))?;
     let verdicts = state.check(vec![(None, event)]).await?;
     Ok(Json(verdicts.into_iter().next().unwrap_or(Value::Null)))
 }
 
 /// A JSON array of events, or one event a line. Items that are not valid
 /// events get the contract's error verdict in their place.
-async fn check_batch(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+async fn check_batch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
     require_json(&headers)?;
     let body = read_body(body, MAX_BATCH_BODY).await?;
-    let text = std::str::from_utf8(&body).map_err(|e| ApiError::bad_request(format!("body is not UTF-8: {e}")))?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|e| ApiError::bad_request(format!("body is not UTF-8: {e}")))?;
     let items: Vec<String> = if text.trim_start().starts_with('[') {
-        let values: Vec<Value> =
-            serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("invalid JSON array: {e}")))?;
+        let values: Vec<Value> = serde_json::from_str(text)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON array: {e}")))?;
         values.iter().map(Value::to_string).collect()
     } else {
-        text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect()
     };
     if items.len() > MAX_BATCH_EVENTS {
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("{} events in one batch; at most {MAX_BATCH_EVENTS}", items.len()))
-            .with("limit", MAX_BATCH_EVENTS.into()));
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{} events in one batch; at most {MAX_BATCH_EVENTS}",
+                items.len()
+            ),
+        )
+        .with("limit", MAX_BATCH_EVENTS.into()));
     }
     let mut out: Vec<Option<Value>> = vec![None; items.len()];
     let mut events = Vec::new();
     for (i, item) in items.iter().enumerate() {
         match Event::from_json_line(item) {
             Ok(ev) => events.push((Some(i), ev)),
-            Err((id, msg)) => out[i] = Some(Verdict::error(id, msg, Some(i + 1)).to_contract_json()),
+            Err((id, msg)) => {
+                out[i] = Some(Verdict::error(id, msg, Some(i + 1)).to_contract_json())
+            }
         }
     }
     let positions: Vec<usize> = events.iter().filter_map(|(i, _)| *i).collect();
@@ -318,7 +412,9 @@ async fn check_batch(State(state): State<AppState>, headers: HeaderMap, body: Bo
     for (i, v) in positions.into_iter().zip(verdicts) {
         out[i] = Some(v);
     }
-    Ok(Json(Value::Array(out.into_iter().map(|v| v.unwrap_or(Value::Null)).collect())))
+    Ok(Json(Value::Array(
+        out.into_iter().map(|v| v.unwrap_or(Value::Null)).collect(),
+    )))
 }
 
 impl AppState {
@@ -346,14 +442,21 @@ impl AppState {
                 let records = checked
                     .iter_mut()
                     .filter_map(|(line, ev, verdict, prepared)| {
-                        prepared.take().map(|p| record_of(inner.engine, inner.secrets, *line, ev, verdict, p))
+                        prepared
+                            .take()
+                            .map(|p| record_of(inner.engine, inner.secrets, *line, ev, verdict, p))
                     })
                     .collect();
                 w.submit(records)
             })
         };
         if let Some(done) = committed {
-            done.await.map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("episode store: {e}")))?;
+            done.await.map_err(|e| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("episode store: {e}"),
+                )
+            })?;
         }
         let per_event = started.elapsed() / checked.len().max(1) as u32;
         let verdicts = checked
@@ -398,15 +501,29 @@ fn prepare(secrets: &Secrets, ev: &Event) -> Prepared {
     let mut found = Vec::new();
     let mut redact = |v: &Value| {
         let (r, hits) = secrets.redact_value_json(v);
-        found.extend(hits.into_iter().map(|h| (h.kind.to_string(), h.fingerprint)));
+        found.extend(
+            hits.into_iter()
+                .map(|h| (h.kind.to_string(), h.fingerprint)),
+        );
         r
     };
     let input = redact(&ev.input);
     let output = ev.output.as_ref().map(&mut redact);
-    Prepared { input, output, secrets: found }
+    Prepared {
+        input,
+        output,
+        secrets: found,
+    }
 }
 
-fn record_of(engine: &Engine, secrets: &Secrets, line: Option<usize>, ev: &Event, verdict: &Verdict, p: Prepared) -> Record {
+fn record_of(
+    engine: &Engine,
+    secrets: &Secrets,
+    line: Option<usize>,
+    ev: &Event,
+    verdict: &Verdict,
+    p: Prepared,
+) -> Record {
     let mut verdict = verdict.clone();
     for f in &mut verdict.findings {
         f.evidence = secrets.redact(&f.evidence).0;
@@ -419,7 +536,9 @@ fn record_of(engine: &Engine, secrets: &Secrets, line: Option<usize>, ev: &Event
         task: ev.task.clone(),
         kind: Some(ev.kind),
         tool: Some(ev.tool.clone()),
-        capability: Some(format!("{:?}", engine.policy().tools.capability(&ev.tool)).to_ascii_lowercase()),
+        capability: Some(
+            format!("{:?}", engine.policy().tools.capability(&ev.tool)).to_ascii_lowercase(),
+        ),
         input: Some(p.input),
         output: p.output,
         raw: None,

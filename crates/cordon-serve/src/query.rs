@@ -23,22 +23,36 @@ async fn with_store<T: Send + 'static>(
     f: impl FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let reader: Arc<Mutex<Store>> = state.inner.reader.clone().ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, "no episode store: start the service with --store FILE to record and query episodes")
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no episode store: start the service with --store FILE to record and query episodes",
+        )
     })?;
     tokio::task::spawn_blocking(move || f(&reader.lock().unwrap_or_else(|e| e.into_inner())))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("query failed: {e}")))?
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("query failed: {e}"),
+            )
+        })?
 }
 
 fn store_error(e: cordon_store::StoreError) -> ApiError {
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("episode store: {e}"))
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("episode store: {e}"),
+    )
 }
 
 /// Refuse parameters this route does not know: a misspelt filter silently
 /// ignored would return more than was asked for.
 fn only(params: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
     match params.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => Err(ApiError::bad_request(format!("unknown query parameter `{k}`; known: {}", known.join(", ")))),
+        Some(k) => Err(ApiError::bad_request(format!(
+            "unknown query parameter `{k}`; known: {}",
+            known.join(", ")
+        ))),
         None => Ok(()),
     }
 }
@@ -48,26 +62,53 @@ fn limit(params: &HashMap<String, String>) -> Result<usize, ApiError> {
         None => Ok(DEFAULT_LIMIT),
         Some(s) => match s.parse::<usize>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(ApiError::bad_request(format!("`limit` must be a whole number from 1 to {MAX_LIMIT}, not {s:?}"))),
+            _ => Err(ApiError::bad_request(format!(
+                "`limit` must be a whole number from 1 to {MAX_LIMIT}, not {s:?}"
+            ))),
         },
     }
 }
 
-fn time_param(params: &HashMap<String, String>, name: &str, end_of_day: bool) -> Result<Option<i64>, ApiError> {
-    let Some(s) = params.get(name) else { return Ok(None) };
-    let ms = time::parse_ms(s)
-        .ok_or_else(|| ApiError::bad_request(format!("`{name}` must be a time (RFC 3339, or a date like 2025-06-01), not {s:?}")))?;
+fn time_param(
+    params: &HashMap<String, String>,
+    name: &str,
+    end_of_day: bool,
+) -> Result<Option<i64>, ApiError> {
+    let Some(s) = params.get(name) else {
+        return Ok(None);
+    };
+    let ms = time::parse_ms(s).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "`{name}` must be a time (RFC 3339, or a date like 2025-06-01), not {s:?}"
+        ))
+    })?;
     // A bare date as the upper bound means the end of that day.
-    Ok(Some(if end_of_day && s.trim().len() == 10 { ms + 86_400_000 - 1 } else { ms }))
+    Ok(Some(if end_of_day && s.trim().len() == 10 {
+        ms + 86_400_000 - 1
+    } else {
+        ms
+    }))
 }
 
 /// `GET /v1/episodes?agent=&task=&since=&until=&findings=true&kind=&limit=`
-pub(crate) async fn episodes(State(state): State<AppState>, Query(params): Params) -> Result<Json<Value>, ApiError> {
-    only(&params, &["agent", "task", "since", "until", "findings", "kind", "limit"])?;
+pub(crate) async fn episodes(
+    State(state): State<AppState>,
+    Query(params): Params,
+) -> Result<Json<Value>, ApiError> {
+    only(
+        &params,
+        &[
+            "agent", "task", "since", "until", "findings", "kind", "limit",
+        ],
+    )?;
     let with_findings = match params.get("findings").map(String::as_str) {
         None | Some("false") => false,
         Some("true") => true,
-        Some(s) => return Err(ApiError::bad_request(format!("`findings` must be true or false, not {s:?}"))),
+        Some(s) => {
+            return Err(ApiError::bad_request(format!(
+                "`findings` must be true or false, not {s:?}"
+            )))
+        }
     };
     let filter = EpisodeFilter {
         agent: params.get("agent").cloned(),
@@ -78,35 +119,52 @@ pub(crate) async fn episodes(State(state): State<AppState>, Query(params): Param
         finding_kind: params.get("kind").cloned(),
         limit: Some(limit(&params)?),
     };
-    let list = with_store(&state, move |s| s.list_episodes(&filter).map_err(store_error)).await?;
+    let list = with_store(&state, move |s| {
+        s.list_episodes(&filter).map_err(store_error)
+    })
+    .await?;
     Ok(Json(json!({ "episodes": list })))
 }
 
 /// `GET /v1/episodes/{id}`: the episode (exact key, or a unique prefix) and its events with their verdicts.
-pub(crate) async fn episode(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    with_store(&state, move |s| match s.find_episode(&id).map_err(store_error)? {
-        Lookup::Found(ep) => {
-            let events = s.events(&ep.key).map_err(store_error)?;
-            let events: Vec<Value> = events.iter().map(|e| export::jsonl(&ep, e)).collect();
-            Ok(Json(json!({ "episode": ep, "events": events })))
-        }
-        Lookup::NotFound => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no episode {id:?}"))),
-        Lookup::Ambiguous(keys) => Err(ApiError::bad_request(format!("episode id {id:?} is the prefix of several episodes"))
+pub(crate) async fn episode(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    with_store(&state, move |s| {
+        match s.find_episode(&id).map_err(store_error)? {
+            Lookup::Found(ep) => {
+                let events = s.events(&ep.key).map_err(store_error)?;
+                let events: Vec<Value> = events.iter().map(|e| export::jsonl(&ep, e)).collect();
+                Ok(Json(json!({ "episode": ep, "events": events })))
+            }
+            Lookup::NotFound => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no episode {id:?}"),
+            )),
+            Lookup::Ambiguous(keys) => Err(ApiError::bad_request(format!(
+                "episode id {id:?} is the prefix of several episodes"
+            ))
             .with("candidates", json!(keys))),
+        }
     })
     .await
 }
 
 /// `GET /v1/findings?kind=&severity=&limit=`: the most recent findings first;
 /// `severity` is the lowest severity returned.
-pub(crate) async fn findings(State(state): State<AppState>, Query(params): Params) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn findings(
+    State(state): State<AppState>,
+    Query(params): Params,
+) -> Result<Json<Value>, ApiError> {
     only(&params, &["kind", "severity", "limit"])?;
     let min = match params.get("severity") {
         None => None,
-        Some(s) => Some(
-            Severity::parse(s)
-                .ok_or_else(|| ApiError::bad_request(format!("`severity` must be low, medium, high or critical, not {s:?}")))?,
-        ),
+        Some(s) => Some(Severity::parse(s).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "`severity` must be low, medium, high or critical, not {s:?}"
+            ))
+        })?),
     };
     let kind = params.get("kind").cloned();
     let limit = limit(&params)?;

@@ -14,7 +14,9 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
 
-pub(crate) async fn findings(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub(crate) async fn findings(
+    State(state): State<AppState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = state.inner.findings.subscribe();
     let stop = state.inner.stop.clone();
     let events = stream::unfold((rx, stop), |(mut rx, mut stop)| async move {

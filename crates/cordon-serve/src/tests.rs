@@ -2,7 +2,9 @@ use super::*;
 use crate::client::Client;
 
 fn engine() -> &'static Engine {
-    Box::leak(Box::new(Engine::new(cordon_core::Policy::default()).expect("default engine")))
+    Box::leak(Box::new(
+        Engine::new(cordon_core::Policy::default()).expect("default engine"),
+    ))
 }
 
 #[test]
@@ -12,11 +14,17 @@ fn openapi_describes_every_route_and_no_other() {
     let paths = doc["paths"].as_object().expect("paths");
     let routes = routes();
     for (method, path, _) in &routes {
-        assert!(paths.get(*path).and_then(|p| p.get(*method)).is_some(), "{method} {path} missing from openapi.json");
+        assert!(
+            paths.get(*path).and_then(|p| p.get(*method)).is_some(),
+            "{method} {path} missing from openapi.json"
+        );
     }
     for (path, ops) in paths {
         for method in ops.as_object().expect("operations").keys() {
-            assert!(routes.iter().any(|(m, p, _)| m == method && p == path), "openapi.json documents {method} {path}, which is not served");
+            assert!(
+                routes.iter().any(|(m, p, _)| m == method && p == path),
+                "openapi.json documents {method} {path}, which is not served"
+            );
         }
     }
 }
@@ -48,6 +56,8 @@ async fn a_panicking_handler_is_a_500_not_a_dead_server() {
     .await
     .expect("client");
     assert_eq!(answers.0.status, 500);
-    assert!(answers.0.json()["error"].as_str().is_some_and(|e| e.contains("internal error")));
+    assert!(answers.0.json()["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("internal error")));
     assert_eq!(answers.1.status, 200);
 }

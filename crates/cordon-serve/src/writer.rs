@@ -31,7 +31,9 @@ impl Writer {
                     let Ok(first) = rx.recv() else { break };
                     let mut batch = Vec::new();
                     let mut waiters = Vec::new();
-                    for job in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
+                    for job in
+                        std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok()))
+                    {
                         match job {
                             Some((records, reply)) => {
                                 batch.extend(records);
@@ -51,16 +53,23 @@ impl Writer {
                 }
             })
             .expect("spawn the store writer thread");
-        Writer { jobs, thread: Arc::new(Mutex::new(Some(thread))) }
+        Writer {
+            jobs,
+            thread: Arc::new(Mutex::new(Some(thread))),
+        }
     }
 
     /// Queue records; the future resolves once they are committed.
-    pub(crate) fn submit(&self, records: Vec<Record>) -> impl std::future::Future<Output = Result<(), String>> {
+    pub(crate) fn submit(
+        &self,
+        records: Vec<Record>,
+    ) -> impl std::future::Future<Output = Result<(), String>> {
         let (tx, rx) = oneshot::channel();
         let queued = self.jobs.send(Some((records, tx)));
         async move {
             queued.map_err(|_| "the store writer has stopped".to_string())?;
-            rx.await.map_err(|_| "the store writer has stopped".to_string())?
+            rx.await
+                .map_err(|_| "the store writer has stopped".to_string())?
         }
     }
 

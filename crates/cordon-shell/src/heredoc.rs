@@ -122,9 +122,16 @@ pub fn split(text: &str) -> Option<Split> {
                         if line_start > b.len() {
                             return None; // unterminated: let the parser report it
                         }
-                        let line_end = text[line_start..].find('\n').map(|q| line_start + q).unwrap_or(b.len());
+                        let line_end = text[line_start..]
+                            .find('\n')
+                            .map(|q| line_start + q)
+                            .unwrap_or(b.len());
                         let line = &text[line_start..line_end];
-                        let cmp = if p.strip_tabs { line.trim_start_matches('\t') } else { line };
+                        let cmp = if p.strip_tabs {
+                            line.trim_start_matches('\t')
+                        } else {
+                            line
+                        };
                         if cmp == p.delim {
                             body_end = line_start;
                             pos = line_end;
@@ -160,7 +167,11 @@ pub fn split(text: &str) -> Option<Split> {
         return None;
     }
     out.push_str(&text[copied..]);
-    Some(Split { text: out, bodies, shifts })
+    Some(Split {
+        text: out,
+        bodies,
+        shifts,
+    })
 }
 
 /// The delimiter word at `j`: `EOF`, `'EOF'`, `"EOF"`, `\EOF`, `E"O"F`.
@@ -178,7 +189,12 @@ fn delimiter(text: &str, mut j: usize) -> Option<(String, usize)> {
             b'\\' => {
                 j += 1;
             }
-            c if c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'!' | b'@' | b'%' | b'+' | b'/' | b':' | b',') => {
+            c if c.is_ascii_alphanumeric()
+                || matches!(
+                    c,
+                    b'_' | b'-' | b'.' | b'!' | b'@' | b'%' | b'+' | b'/' | b':' | b','
+                ) =>
+            {
                 delim.push(c as char);
                 j += 1;
             }
@@ -190,7 +206,10 @@ fn delimiter(text: &str, mut j: usize) -> Option<(String, usize)> {
 
 /// The body a marker stands for.
 pub fn marker_index(doc: &str) -> Option<usize> {
-    doc.trim_end_matches('\n').strip_prefix(MARKER_PREFIX)?.parse().ok()
+    doc.trim_end_matches('\n')
+        .strip_prefix(MARKER_PREFIX)?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -202,7 +221,12 @@ mod tests {
         let src = "cat > a.py <<'EOF'\nprint(1)\nx = 2\nEOF\npython a.py";
         let s = split(src).unwrap();
         assert_eq!(s.bodies, vec!["print(1)\nx = 2\n"]);
-        assert!(s.text.starts_with("cat > a.py <<'EOF'\n__cordon_heredoc_0\nEOF\npython a.py"), "{:?}", s.text);
+        assert!(
+            s.text
+                .starts_with("cat > a.py <<'EOF'\n__cordon_heredoc_0\nEOF\npython a.py"),
+            "{:?}",
+            s.text
+        );
         let p = s.text.find("python").unwrap();
         assert_eq!(&src[s.original_offset(p)..], "python a.py");
     }

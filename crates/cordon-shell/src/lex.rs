@@ -185,7 +185,11 @@ pub fn parser_safe(text: &str) -> bool {
             return false;
         }
         digits = 0;
-        if c == b'<' && b.get(i + 1) == Some(&b'<') && b.get(i + 2) != Some(&b'<') && (i == 0 || b[i - 1] != b'<') {
+        if c == b'<'
+            && b.get(i + 1) == Some(&b'<')
+            && b.get(i + 2) != Some(&b'<')
+            && (i == 0 || b[i - 1] != b'<')
+        {
             let mut j = i + 2;
             if b.get(j) == Some(&b'-') {
                 j += 1;
@@ -199,7 +203,12 @@ pub fn parser_safe(text: &str) -> bool {
                 _ => {}
             }
             let mut letters = 0;
-            while j < b.len() && !matches!(b[j], b' ' | b'\t' | b'\n' | b';' | b'|' | b'&' | b'<' | b'>' | b'(' | b')') {
+            while j < b.len()
+                && !matches!(
+                    b[j],
+                    b' ' | b'\t' | b'\n' | b';' | b'|' | b'&' | b'<' | b'>' | b'(' | b')'
+                )
+            {
                 if b[j] < 0x20 || b[j] == 0x7f || b[j] == b'$' || b[j] == b'`' {
                     return false;
                 }
@@ -236,19 +245,29 @@ pub struct PlainCommand {
 /// them bash's rules reduce to splitting words, removing quotes and reading
 /// operators. Equivalence with the parser is tested.
 pub fn plain_list(text: &str) -> Option<Vec<Vec<PlainCommand>>> {
-    const RESERVED: &[&str] = &["if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac", "function", "select", "time", "coproc", "!", "[[", "]]", "{", "}", "in"];
+    const RESERVED: &[&str] = &[
+        "if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac",
+        "function", "select", "time", "coproc", "!", "[[", "]]", "{", "}", "in",
+    ];
     let b = text.as_bytes();
     if b.len() > 4096 {
         return None;
     }
     let mut pipelines: Vec<Vec<PlainCommand>> = Vec::new();
     let mut pipeline: Vec<PlainCommand> = Vec::new();
-    let mut cmd = PlainCommand { words: Vec::new(), redirects: Vec::new(), span: (0, 0) };
+    let mut cmd = PlainCommand {
+        words: Vec::new(),
+        redirects: Vec::new(),
+        span: (0, 0),
+    };
     let mut cmd_start: Option<usize> = None;
     let mut last_end = 0;
     let mut i = 0;
     // Ends the current command; `false` when it is empty (a syntax error or an operator in a bad place).
-    let finish = |cmd: &mut PlainCommand, cmd_start: &mut Option<usize>, last_end: usize| -> Option<PlainCommand> {
+    let finish = |cmd: &mut PlainCommand,
+                  cmd_start: &mut Option<usize>,
+                  last_end: usize|
+     -> Option<PlainCommand> {
         let start = cmd_start.take()?;
         if cmd.words.is_empty() {
             return None;
@@ -257,7 +276,14 @@ pub fn plain_list(text: &str) -> Option<Vec<Vec<PlainCommand>>> {
         if RESERVED.contains(&first) {
             return None;
         }
-        let mut done = std::mem::replace(cmd, PlainCommand { words: Vec::new(), redirects: Vec::new(), span: (0, 0) });
+        let mut done = std::mem::replace(
+            cmd,
+            PlainCommand {
+                words: Vec::new(),
+                redirects: Vec::new(),
+                span: (0, 0),
+            },
+        );
         done.span = (start, last_end);
         Some(done)
     };
@@ -323,9 +349,17 @@ pub fn plain_list(text: &str) -> Option<Vec<Vec<PlainCommand>>> {
                     (">>", 2)
                 } else if rest.starts_with(">&") {
                     (">&", 2)
-                } else if rest.starts_with('>') && !rest.starts_with(">|") && !rest.starts_with(">(") {
+                } else if rest.starts_with('>')
+                    && !rest.starts_with(">|")
+                    && !rest.starts_with(">(")
+                {
                     (">", 1)
-                } else if rest.starts_with('<') && !rest.starts_with("<<") && !rest.starts_with("<&") && !rest.starts_with("<(") && !rest.starts_with("<>") {
+                } else if rest.starts_with('<')
+                    && !rest.starts_with("<<")
+                    && !rest.starts_with("<&")
+                    && !rest.starts_with("<(")
+                    && !rest.starts_with("<>")
+                {
                     ("<", 1)
                 } else {
                     return None; // `&` alone (background), `<<`, `<(`, ...
@@ -385,13 +419,22 @@ fn plain_word(text: &str, mut i: usize) -> Option<(String, usize)> {
             b'"' => {
                 let end = text[i + 1..].find('"')? + i + 1;
                 let inner = &text[i + 1..end];
-                if inner.bytes().any(|c| matches!(c, b'$' | b'`' | b'\\' | b'!')) {
+                if inner
+                    .bytes()
+                    .any(|c| matches!(c, b'$' | b'`' | b'\\' | b'!'))
+                {
                     return None;
                 }
                 word.push_str(inner);
                 i = end + 1;
             }
-            c if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/' | b'=' | b':' | b',' | b'@' | b'%' | b'+' | b'^') || c >= 0x80 => {
+            c if c.is_ascii_alphanumeric()
+                || matches!(
+                    c,
+                    b'-' | b'_' | b'.' | b'/' | b'=' | b':' | b',' | b'@' | b'%' | b'+' | b'^'
+                )
+                || c >= 0x80 =>
+            {
                 let ch = text[i..].chars().next()?;
                 word.push(ch);
                 i += ch.len_utf8();
@@ -409,22 +452,72 @@ mod tests {
 
     #[test]
     fn plain_lists_accept_only_what_needs_no_evaluation() {
-        let l = plain_list("cd /x && python -c 'import x; print(1)' \"a b\" 2>&1 | tail -5 > out.txt; ls").unwrap();
+        let l = plain_list(
+            "cd /x && python -c 'import x; print(1)' \"a b\" 2>&1 | tail -5 > out.txt; ls",
+        )
+        .unwrap();
         assert_eq!(l.len(), 3);
-        assert_eq!(l[1][0].words, vec!["python", "-c", "import x; print(1)", "a b"]);
+        assert_eq!(
+            l[1][0].words,
+            vec!["python", "-c", "import x; print(1)", "a b"]
+        );
         assert_eq!(l[1][0].redirects, vec![(Some(2), ">&", "1".to_string())]);
         assert_eq!(l[1][1].redirects, vec![(None, ">", "out.txt".to_string())]);
-        for bad in ["echo $HOME", "echo \"$x\"", "X=1 cmd", "cat <<EOF", "if true; then x; fi", "ls *", "echo `id`", "s''sh", "echo 'open", "echo \\x", "ls ~", "# c", "f()", "{ x; }", "a &", "a |", "&& a", "a ;; b", "cat <(ls)", "ls >&file", "a && ", "diff <(a) b"] {
+        for bad in [
+            "echo $HOME",
+            "echo \"$x\"",
+            "X=1 cmd",
+            "cat <<EOF",
+            "if true; then x; fi",
+            "ls *",
+            "echo `id`",
+            "s''sh",
+            "echo 'open",
+            "echo \\x",
+            "ls ~",
+            "# c",
+            "f()",
+            "{ x; }",
+            "a &",
+            "a |",
+            "&& a",
+            "a ;; b",
+            "cat <(ls)",
+            "ls >&file",
+            "a && ",
+            "diff <(a) b",
+        ] {
             assert!(plain_list(bad).is_none(), "{bad}");
         }
     }
 
     #[test]
     fn inputs_that_break_the_parser_are_kept_from_it() {
-        for bad in ["2147483648>x", "echo $x 99999999999>/dev/null", "<<\r\t", "cat <<\r ", "cat <<\x0c\t", "cat <<-\r\t", "<<E$[\t\t", "cat <<E$(\t\t", "cat <<", "bash <<-''&\"\"x", "cat <<\"\""] {
+        for bad in [
+            "2147483648>x",
+            "echo $x 99999999999>/dev/null",
+            "<<\r\t",
+            "cat <<\r ",
+            "cat <<\x0c\t",
+            "cat <<-\r\t",
+            "<<E$[\t\t",
+            "cat <<E$(\t\t",
+            "cat <<",
+            "bash <<-''&\"\"x",
+            "cat <<\"\"",
+        ] {
             assert!(!parser_safe(bad), "{bad:?}");
         }
-        for good in ["cat <<EOF\nx\nEOF", "cat <<'EOF'\nx\nEOF", "cat <<- \"END\"\nx\nEND", "cat <<\\EOF\nx\nEOF", "echo 2>&1", "x=$((1<<2))", "cat <<< word", "ls 123456789>x"] {
+        for good in [
+            "cat <<EOF\nx\nEOF",
+            "cat <<'EOF'\nx\nEOF",
+            "cat <<- \"END\"\nx\nEND",
+            "cat <<\\EOF\nx\nEOF",
+            "echo 2>&1",
+            "x=$((1<<2))",
+            "cat <<< word",
+            "ls 123456789>x",
+        ] {
             assert!(parser_safe(good), "{good:?}");
         }
     }
@@ -435,10 +528,16 @@ mod tests {
         assert_eq!(max_nesting("$($($(x)))"), 3);
         assert_eq!(max_nesting("python -c 'print(((((1)))))'"), 0);
         assert_eq!(max_nesting("((((("), 5);
-        assert_eq!(max_nesting("python -c \"f(g(h(i(j(k(l(m(n(o(p(q(r(1)))))))))))))\""), 0);
+        assert_eq!(
+            max_nesting("python -c \"f(g(h(i(j(k(l(m(n(o(p(q(r(1)))))))))))))\""),
+            0
+        );
         assert_eq!(max_nesting("echo \"$(a $(b))\""), 2);
         let parts = tolerant_split("sudo ssh user@h 'cat /f\" ; nc -e sh");
-        assert_eq!(parts[0].0, vec!["sudo", "ssh", "user@h", "cat /f\" ; nc -e sh"]);
+        assert_eq!(
+            parts[0].0,
+            vec!["sudo", "ssh", "user@h", "cat /f\" ; nc -e sh"]
+        );
         let parts = tolerant_split("a b; c 'd e'");
         assert_eq!(parts.len(), 2);
         assert_eq!(parts[1].0, vec!["c", "d e"]);

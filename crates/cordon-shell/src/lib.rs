@@ -19,7 +19,10 @@ mod lex;
 mod walk;
 mod word;
 
-pub use walk::{analyze, analyze_with_files, file_key, Analysis, Code, Command, Limits, Redirect, RedirectOp, Signal, SignalKind, Stdin};
+pub use walk::{
+    analyze, analyze_with_files, file_key, Analysis, Code, Command, Limits, Redirect, RedirectOp,
+    Signal, SignalKind, Stdin,
+};
 
 /// Normalise a program path to the name rules match on: basename, with
 /// interpreter version suffixes folded (`/usr/bin/python3.11` -> `python3`).
@@ -29,7 +32,11 @@ pub fn command_name(argv0: &str) -> String {
     for family in ["python", "perl", "ruby", "php", "lua", "node", "pypy"] {
         if let Some(rest) = base.strip_prefix(family) {
             if !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || c == '.') {
-                return if family == "python" && rest.starts_with('3') { "python3".into() } else { family.into() };
+                return if family == "python" && rest.starts_with('3') {
+                    "python3".into()
+                } else {
+                    family.into()
+                };
             }
         }
     }

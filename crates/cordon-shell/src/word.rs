@@ -74,12 +74,19 @@ fn ceil(raw: &str, i: usize) -> usize {
 pub(crate) fn eval(raw: &str, env: &mut dyn Env) -> Evaluated {
     let mut out = Evaluated::default();
     // Fast path: most words are plain text.
-    if !raw.bytes().any(|b| matches!(b, b'\'' | b'"' | b'\\' | b'$' | b'`')) {
+    if !raw
+        .bytes()
+        .any(|b| matches!(b, b'\'' | b'"' | b'\\' | b'$' | b'`'))
+    {
         out.fields.push(raw.to_string());
         return out;
     }
     out.non_literal = true;
-    let mut b = Builder { fields: Vec::new(), cur: String::new(), has_cur: false };
+    let mut b = Builder {
+        fields: Vec::new(),
+        cur: String::new(),
+        has_cur: false,
+    };
     let s = raw.as_bytes();
     let mut i = 0;
     while i < s.len() {
@@ -100,7 +107,10 @@ pub(crate) fn eval(raw: &str, env: &mut dyn Env) -> Evaluated {
                 }
             }
             b'\'' => {
-                let end = raw[i + 1..].find('\'').map(|p| i + 1 + p).unwrap_or(s.len());
+                let end = raw[i + 1..]
+                    .find('\'')
+                    .map(|p| i + 1 + p)
+                    .unwrap_or(s.len());
                 if end == i + 1 {
                     out.tricks.push("empty quotes");
                 }
@@ -125,7 +135,13 @@ pub(crate) fn eval(raw: &str, env: &mut dyn Env) -> Evaluated {
                 }
                 let j = ceil(raw, j);
                 let body = &raw[ceil(raw, i + 2).min(j)..j];
-                if body.contains("\\x") || body.contains("\\u") || body.bytes().zip(body.bytes().skip(1)).any(|(a, c)| a == b'\\' && c.is_ascii_digit()) {
+                if body.contains("\\x")
+                    || body.contains("\\u")
+                    || body
+                        .bytes()
+                        .zip(body.bytes().skip(1))
+                        .any(|(a, c)| a == b'\\' && c.is_ascii_digit())
+                {
                     out.tricks.push("ANSI-C escapes");
                 }
                 b.push_quoted(&decode::ansi_c(body));
@@ -158,7 +174,12 @@ pub(crate) fn eval(raw: &str, env: &mut dyn Env) -> Evaluated {
 }
 
 /// Body of a double-quoted string starting at `start`; returns the index past the closing quote.
-fn double_quoted(raw: &str, start: usize, env: &mut dyn Env, out: &mut Evaluated) -> (usize, String) {
+fn double_quoted(
+    raw: &str,
+    start: usize,
+    env: &mut dyn Env,
+    out: &mut Evaluated,
+) -> (usize, String) {
     let s = raw.as_bytes();
     let mut text = String::new();
     let mut i = start;
@@ -193,7 +214,12 @@ fn double_quoted(raw: &str, start: usize, env: &mut dyn Env, out: &mut Evaluated
 }
 
 /// One `$...` or backquoted expansion at `i`: (end index, value if known, value is a literal not to split).
-fn expansion(raw: &str, i: usize, env: &mut dyn Env, out: &mut Evaluated) -> (usize, Option<String>, bool) {
+fn expansion(
+    raw: &str,
+    i: usize,
+    env: &mut dyn Env,
+    out: &mut Evaluated,
+) -> (usize, Option<String>, bool) {
     let s = raw.as_bytes();
     if s[i] == b'`' {
         let mut j = i + 1;
@@ -209,7 +235,9 @@ fn expansion(raw: &str, i: usize, env: &mut dyn Env, out: &mut Evaluated) -> (us
     }
     match s.get(i + 1) {
         Some(b'(') if s.get(i + 2) == Some(&b'(') => {
-            let end = lex::close_paren(s, i + 2).and_then(|e| (s.get(e) == Some(&b')')).then_some(e + 1)).unwrap_or(s.len());
+            let end = lex::close_paren(s, i + 2)
+                .and_then(|e| (s.get(e) == Some(&b')')).then_some(e + 1))
+                .unwrap_or(s.len());
             (end, None, true)
         }
         Some(b'(') => {
@@ -251,7 +279,9 @@ fn braced(body: &str, env: &mut dyn Env, out: &mut Evaluated) -> Option<String> 
         out.tricks.push("${IFS} as a separator");
         return Some(" ".into());
     }
-    let name_end = body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(body.len());
+    let name_end = body
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(body.len());
     let (name, rest) = body.split_at(name_end);
     if name.is_empty() {
         if let Some(n) = body.strip_prefix('!') {
@@ -275,7 +305,10 @@ fn braced(body: &str, env: &mut dyn Env, out: &mut Evaluated) -> Option<String> 
         out.tricks.push("substring expansion");
         let v = value?;
         let chars: Vec<char> = v.chars().collect();
-        let len: usize = parts.next().and_then(|l| l.trim().parse().ok()).unwrap_or(chars.len());
+        let len: usize = parts
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or(chars.len());
         return Some(chars.iter().skip(off).take(len).collect());
     }
     None
@@ -297,7 +330,10 @@ mod tests {
     }
 
     fn ev(raw: &str) -> Evaluated {
-        eval(raw, &mut Vars(HashMap::from([("x", "xmr"), ("h", "ssh -R")])))
+        eval(
+            raw,
+            &mut Vars(HashMap::from([("x", "xmr"), ("h", "ssh -R")])),
+        )
     }
 
     #[test]
@@ -311,7 +347,10 @@ mod tests {
         assert_eq!(ev("$x'ig'").fields, vec!["xmrig"]);
         assert_eq!(ev("$h").fields, vec!["ssh", "-R"]);
         assert_eq!(ev("\"$h\"").fields, vec!["ssh -R"]);
-        assert_eq!(ev("cat${IFS}/etc/passwd").fields, vec!["cat", "/etc/passwd"]);
+        assert_eq!(
+            ev("cat${IFS}/etc/passwd").fields,
+            vec!["cat", "/etc/passwd"]
+        );
         assert_eq!(ev("$(echo nc)").fields, vec!["nc"]);
         assert_eq!(ev("`echo nc`").fields, vec!["nc"]);
         assert_eq!(ev("${x:0:2}").fields, vec!["xm"]);

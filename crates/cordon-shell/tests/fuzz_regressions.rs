@@ -6,8 +6,16 @@ use cordon_shell::{analyze, Limits};
 fn check(s: &str) {
     let a = analyze(s, &Limits::default());
     for c in &a.commands {
-        assert!(c.span.0 <= c.span.1 && c.span.1 <= s.len(), "{s:?}: span {:?}", c.span);
-        assert!(s.is_char_boundary(c.span.0) && s.is_char_boundary(c.span.1), "{s:?}: span {:?}", c.span);
+        assert!(
+            c.span.0 <= c.span.1 && c.span.1 <= s.len(),
+            "{s:?}: span {:?}",
+            c.span
+        );
+        assert!(
+            s.is_char_boundary(c.span.0) && s.is_char_boundary(c.span.1),
+            "{s:?}: span {:?}",
+            c.span
+        );
     }
 }
 
@@ -23,7 +31,17 @@ fn fuzz_found_inputs() {
     }
     check(&"(".repeat(40));
     // brush-parser 0.4: an fd number above i32::MAX panicked; odd heredoc tags looped forever.
-    for s in ["2147483648>", "echo $x 2147483648>/dev/null", "<<\r\t", "cat <<\r ", "cat <<\x0c\t", "cat <<-\r\t", "<<E$[\t\t", "cat <<E$(\t\t", "nested $(d)\nPY~\nbash <<-''&\"\"thruby a&>> "] {
+    for s in [
+        "2147483648>",
+        "echo $x 2147483648>/dev/null",
+        "<<\r\t",
+        "cat <<\r ",
+        "cat <<\x0c\t",
+        "cat <<-\r\t",
+        "<<E$[\t\t",
+        "cat <<E$(\t\t",
+        "nested $(d)\nPY~\nbash <<-''&\"\"thruby a&>> ",
+    ] {
         check(s);
     }
 }
@@ -32,7 +50,9 @@ fn fuzz_found_inputs() {
 /// replays every input a fuzzing run saved.
 #[test]
 fn replay_saved_fuzz_artifacts() {
-    let Some(dir) = std::env::var_os("CORDON_FUZZ_ARTIFACTS") else { return };
+    let Some(dir) = std::env::var_os("CORDON_FUZZ_ARTIFACTS") else {
+        return;
+    };
     let mut failed = Vec::new();
     for entry in std::fs::read_dir(dir).expect("artifact dir") {
         let path = entry.expect("entry").path();
@@ -42,5 +62,10 @@ fn replay_saved_fuzz_artifacts() {
             failed.push(path.display().to_string());
         }
     }
-    assert!(failed.is_empty(), "{} inputs still fail: {:?}", failed.len(), &failed[..failed.len().min(10)]);
+    assert!(
+        failed.is_empty(),
+        "{} inputs still fail: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(10)]
+    );
 }

@@ -14,9 +14,15 @@ use serde_json::json;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let events: usize = args.next().map_or(200_000, |a| a.parse().expect("EVENTS: a number"));
-    let batch: usize = args.next().map_or(128, |a| a.parse().expect("BATCH: a number"));
-    let sessions: usize = args.next().map_or(4, |a| a.parse().expect("SESSIONS: a number"));
+    let events: usize = args
+        .next()
+        .map_or(200_000, |a| a.parse().expect("EVENTS: a number"));
+    let batch: usize = args
+        .next()
+        .map_or(128, |a| a.parse().expect("BATCH: a number"));
+    let sessions: usize = args
+        .next()
+        .map_or(4, |a| a.parse().expect("SESSIONS: a number"));
     let dir = match args.next() {
         Some(d) => std::path::PathBuf::from(d),
         None => std::env::temp_dir(),

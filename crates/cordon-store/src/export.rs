@@ -27,7 +27,10 @@ pub fn jsonl(ep: &Episode, e: &StoredEvent) -> Value {
     put("line", e.line.map(Value::from));
     put("id", e.event_id.clone());
     put("type", e.kind.map(|k| kind_name(k).into()));
-    put("session", (!ep.key.is_empty()).then(|| ep.key.clone().into()));
+    put(
+        "session",
+        (!ep.key.is_empty()).then(|| ep.key.clone().into()),
+    );
     put("agent", ep.agent.clone().map(Value::from));
     put("task", ep.task.clone().map(Value::from));
     put("tool", e.tool.clone().map(Value::from));
@@ -62,7 +65,11 @@ pub fn ocsf(ep: &Episode, events: &[StoredEvent]) -> Vec<Value> {
                 "created_time": time_ms,
             });
             if !f.related.is_empty() {
-                finding_info["related_events"] = f.related.iter().map(|id| json!({ "uid": id_text(id) })).collect();
+                finding_info["related_events"] = f
+                    .related
+                    .iter()
+                    .map(|id| json!({ "uid": id_text(id) }))
+                    .collect();
             }
             let mut evidence = json!({ "data": { "evidence": f.evidence, "span": f.span } });
             if let Some(cmd) = command(e) {
@@ -146,9 +153,14 @@ pub fn otlp(ep: &Episode, events: &[StoredEvent]) -> Value {
         match e.kind {
             Some(EventKind::Call) => open.push(e),
             Some(EventKind::Result) => {
-                let by_id =
-                    e.event_id.as_ref().and_then(|id| open.iter().rposition(|c| c.event_id.as_ref() == Some(id)));
-                let found = by_id.or_else(|| open.iter().rposition(|c| c.event_id.is_none() && c.tool == e.tool));
+                let by_id = e
+                    .event_id
+                    .as_ref()
+                    .and_then(|id| open.iter().rposition(|c| c.event_id.as_ref() == Some(id)));
+                let found = by_id.or_else(|| {
+                    open.iter()
+                        .rposition(|c| c.event_id.is_none() && c.tool == e.tool)
+                });
                 if let Some(i) = found {
                     result_of.insert(open.remove(i).step, e);
                     paired.insert(e.step);
@@ -200,12 +212,12 @@ pub fn otlp(ep: &Episode, events: &[StoredEvent]) -> Value {
                 match e.verdict.decision {
                     Decision::Block => {
                         let reason = worst(&e.verdict.findings).map_or("", |f| f.message.as_str());
-                        span["status"] = json!({ "code": 2, "message": format!("blocked by cordon: {reason}") });
+                        span["status"] =
+                            json!({ "code": 2, "message": format!("blocked by cordon: {reason}") });
                     }
                     Decision::Error => {
                         let reason = e.verdict.error.as_deref().unwrap_or("");
-                        span["status"] =
-                            json!({ "code": 2, "message": format!("cordon could not check it: {reason}") });
+                        span["status"] = json!({ "code": 2, "message": format!("cordon could not check it: {reason}") });
                     }
                     Decision::Allow | Decision::Warn => {}
                 }
@@ -249,7 +261,13 @@ pub fn otlp(ep: &Episode, events: &[StoredEvent]) -> Value {
 }
 
 /// The `run_guardrail cordon` span of one event's verdict, under `parent`.
-fn guardrail_span(ep: &Episode, e: &StoredEvent, trace_id: &str, parent: &str, target: &str) -> Value {
+fn guardrail_span(
+    ep: &Episode,
+    e: &StoredEvent,
+    trace_id: &str,
+    parent: &str,
+    target: &str,
+) -> Value {
     let t = e.time_nanos();
     let v = &e.verdict;
     let (verdict, action) = match v.decision {
@@ -349,7 +367,11 @@ fn attr_strs<'a>(key: &str, vs: impl Iterator<Item = &'a str>) -> Value {
 
 /// The most severe finding, the most confident among equals.
 pub fn worst(findings: &[Finding]) -> Option<&Finding> {
-    findings.iter().max_by(|a, b| a.severity.cmp(&b.severity).then(a.confidence.total_cmp(&b.confidence)))
+    findings.iter().max_by(|a, b| {
+        a.severity
+            .cmp(&b.severity)
+            .then(a.confidence.total_cmp(&b.confidence))
+    })
 }
 
 /// An event id as text: a string as is, anything else as JSON.
@@ -363,7 +385,9 @@ pub fn id_text(id: &Value) -> String {
 /// The shell command of a call, when its input has one.
 pub fn command(e: &StoredEvent) -> Option<&str> {
     let input = e.input.as_ref()?;
-    ["command", "cmd", "script"].iter().find_map(|k| input.get(k)?.as_str())
+    ["command", "cmd", "script"]
+        .iter()
+        .find_map(|k| input.get(k)?.as_str())
 }
 
 fn output_text(output: &Value) -> String {
@@ -423,9 +447,16 @@ fn attack(id: &str) -> Value {
     if technique != id {
         a["sub_technique"] = json!({ "uid": id });
     }
-    if let Some((name, tactic)) = TECHNIQUES.iter().find(|(t, ..)| *t == technique).map(|(_, n, t)| (*n, *t)) {
+    if let Some((name, tactic)) = TECHNIQUES
+        .iter()
+        .find(|(t, ..)| *t == technique)
+        .map(|(_, n, t)| (*n, *t))
+    {
         a["technique"]["name"] = name.into();
-        let tactic_name = TACTICS.iter().find(|(u, _)| *u == tactic).map_or("", |(_, n)| *n);
+        let tactic_name = TACTICS
+            .iter()
+            .find(|(u, _)| *u == tactic)
+            .map_or("", |(_, n)| *n);
         a["tactic"] = json!({ "uid": tactic, "name": tactic_name });
     }
     a
@@ -479,7 +510,11 @@ const TECHNIQUES: &[(&str, &str, &str)] = &[
     ("T1140", "Deobfuscate/Decode Files or Information", "TA0005"),
     ("T1204", "User Execution", "TA0002"),
     ("T1219", "Remote Access Software", "TA0011"),
-    ("T1222", "File and Directory Permissions Modification", "TA0005"),
+    (
+        "T1222",
+        "File and Directory Permissions Modification",
+        "TA0005",
+    ),
     ("T1485", "Data Destruction", "TA0040"),
     ("T1486", "Data Encrypted for Impact", "TA0040"),
     ("T1489", "Service Stop", "TA0040"),
@@ -517,11 +552,16 @@ mod tests {
         assert_eq!(a["technique"]["uid"], "T1021");
         assert_eq!(a["technique"]["name"], "Remote Services");
         assert_eq!(a["sub_technique"]["uid"], "T1021.004");
-        assert_eq!(a["tactic"], json!({ "uid": "TA0008", "name": "Lateral Movement" }));
+        assert_eq!(
+            a["tactic"],
+            json!({ "uid": "TA0008", "name": "Lateral Movement" })
+        );
         let unknown = attack("T9999");
         assert_eq!(unknown, json!({ "technique": { "uid": "T9999" } }));
         // Every tactic the table names exists.
-        assert!(TECHNIQUES.iter().all(|(_, _, t)| TACTICS.iter().any(|(u, _)| u == t)));
+        assert!(TECHNIQUES
+            .iter()
+            .all(|(_, _, t)| TACTICS.iter().any(|(u, _)| u == t)));
     }
 
     #[test]

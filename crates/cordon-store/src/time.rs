@@ -7,7 +7,9 @@ use cordon_core::calendar::{civil_from_days, days_from_civil, days_in_month};
 
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Unix milliseconds as `2025-01-02T03:04:05.678Z`.
@@ -15,7 +17,13 @@ pub fn format_ms(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", sod / 3600, sod % 3600 / 60, sod % 60, ms.rem_euclid(1000))
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60,
+        ms.rem_euclid(1000)
+    )
 }
 
 /// Parse an RFC 3339 time (`T`, `t` or a space between date and time, an
@@ -37,7 +45,11 @@ pub fn parse_nanos(s: &str) -> Option<i64> {
     if b.len() < 19 || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let (h, mi, sec) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    let (h, mi, sec) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
     if h > 23 || mi > 59 || sec > 60 {
         return None;
     }
@@ -90,7 +102,10 @@ mod tests {
     fn formats_and_parses_round_trip() {
         assert_eq!(format_ms(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_ms(1_709_210_096_789), "2024-02-29T12:34:56.789Z");
-        assert_eq!(parse_ms("2024-02-29T12:34:56.789Z"), Some(1_709_210_096_789));
+        assert_eq!(
+            parse_ms("2024-02-29T12:34:56.789Z"),
+            Some(1_709_210_096_789)
+        );
         assert_eq!(format_ms(-1), "1969-12-31T23:59:59.999Z");
         for ms in [0, 951_782_400_000, 4_102_444_799_999, 1_735_689_600_123] {
             assert_eq!(parse_ms(&format_ms(ms)), Some(ms));
@@ -104,8 +119,14 @@ mod tests {
         assert_eq!(parse_nanos("2025-03-01 05:00:00-05:00"), Some(utc));
         assert_eq!(parse_nanos("2025-03-01T10:00:00"), Some(utc));
         assert_eq!(parse_nanos("2025-03-01T10:00:00.000000001Z"), Some(utc + 1));
-        assert_eq!(parse_nanos("2025-03-01T10:00:00.5z"), Some(utc + 500_000_000));
-        assert_eq!(parse_nanos("2025-03-01"), Some(utc - 10 * 3600 * 1_000_000_000));
+        assert_eq!(
+            parse_nanos("2025-03-01T10:00:00.5z"),
+            Some(utc + 500_000_000)
+        );
+        assert_eq!(
+            parse_nanos("2025-03-01"),
+            Some(utc - 10 * 3600 * 1_000_000_000)
+        );
     }
 
     #[test]
