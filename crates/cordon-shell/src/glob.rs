@@ -33,45 +33,81 @@ const SENSITIVE: &[&str] = &[
 ];
 
 /// `?`, `*` and `[...]` against a literal (no `/` crossing for `*`, as in the shell).
+///
+/// Dynamic programming over (pattern position, text position): a plain
+/// recursive matcher backtracks exponentially on a hostile run of stars
+/// (`/***...***x`), and this runs on every glob an agent sends.
 fn matches(pat: &[u8], s: &[u8]) -> bool {
-    match (pat.first(), s.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            matches(&pat[1..], s)
-                || (s.first().is_some_and(|c| *c != b'/') && matches(pat, &s[1..]))
-        }
-        (Some(b'?'), Some(c)) if *c != b'/' => matches(&pat[1..], &s[1..]),
-        (Some(b'['), Some(c)) => match pat.iter().position(|b| *b == b']') {
-            Some(end) if end > 1 => {
-                let set = &pat[1..end];
+    // reach[j]: the pattern so far matches s[..j].
+    let mut reach = vec![false; s.len() + 1];
+    reach[0] = true;
+    let mut next = vec![false; s.len() + 1];
+    let mut i = 0;
+    while i < pat.len() {
+        next.iter_mut().for_each(|b| *b = false);
+        let mut step = 1;
+        match pat[i] {
+            b'*' => {
+                for j in 0..=s.len() {
+                    // Zero characters, or one more non-slash character after a match.
+                    next[j] = reach[j] || (j > 0 && next[j - 1] && s[j - 1] != b'/');
+                }
+            }
+            b'?' => {
+                for j in 1..=s.len() {
+                    next[j] = reach[j - 1] && s[j - 1] != b'/';
+                }
+            }
+            b'[' if pat[i..].iter().position(|b| *b == b']').is_some_and(|e| e > 1) => {
+                let end = i + pat[i..].iter().position(|b| *b == b']').unwrap_or(0);
+                let set = &pat[i + 1..end];
                 let (neg, set) = if set[0] == b'!' || set[0] == b'^' {
                     (true, &set[1..])
                 } else {
                     (false, set)
                 };
-                (set.contains(c) != neg) && matches(&pat[end + 1..], &s[1..])
+                for j in 1..=s.len() {
+                    next[j] = reach[j - 1] && (set.contains(&s[j - 1]) != neg);
+                }
+                step = end + 1 - i;
             }
-            _ => pat[0] == *c && matches(&pat[1..], &s[1..]),
-        },
-        (Some(p), Some(c)) => p == c && matches(&pat[1..], &s[1..]),
-        _ => false,
+            c => {
+                for j in 1..=s.len() {
+                    next[j] = reach[j - 1] && s[j - 1] == c;
+                }
+            }
+        }
+        std::mem::swap(&mut reach, &mut next);
+        if !reach.iter().any(|b| *b) {
+            return false;
+        }
+        i += step;
     }
+    reach[s.len()]
+}
+
+/// Every program path a glob in command position could name, built once.
+fn program_paths() -> &'static [String] {
+    static PATHS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    PATHS.get_or_init(|| {
+        PROGRAM_DIRS
+            .iter()
+            .flat_map(|d| PROGRAMS.iter().map(move |p| format!("{d}{p}")))
+            .collect()
+    })
 }
 
 /// The program a glob in command position would run, if it names one we know.
 pub fn resolve_program(glob: &str) -> Option<String> {
-    if glob.len() > 256 {
+    // Every candidate is an absolute path: a glob that cannot start with `/` names none
+    // (this also keeps `[ ... ]`, the test command, off the table).
+    if glob.len() > 256 || !glob.starts_with(['/', '*', '?']) {
         return None;
     }
-    for dir in PROGRAM_DIRS {
-        for p in PROGRAMS {
-            let full = format!("{dir}{p}");
-            if matches(glob.as_bytes(), full.as_bytes()) {
-                return Some(full);
-            }
-        }
-    }
-    None
+    program_paths()
+        .iter()
+        .find(|full| matches(glob.as_bytes(), full.as_bytes()))
+        .cloned()
 }
 
 /// The sensitive file a glob argument names, if any.
@@ -106,5 +142,19 @@ mod tests {
         );
         assert!(resolve_sensitive("*.py").is_none());
         assert!(resolve_program("./*.sh").is_none());
+        assert!(resolve_program("[").is_none());
+        assert_eq!(resolve_program("/*/*/ba?h").as_deref(), Some("/usr/bin/bash"));
+        assert_eq!(resolve_program("/b*/[!x]at").as_deref(), Some("/bin/cat"));
+        assert!(resolve_program("/b*n/c*t/").is_none());
+    }
+
+    #[test]
+    fn star_runs_are_not_exponential() {
+        // A recursive matcher takes minutes here; the table is linear in each.
+        let hostile = format!("/{}x", "*".repeat(250));
+        assert!(resolve_program(&hostile).is_none());
+        assert!(resolve_sensitive(&format!("/etc/{}z", "*".repeat(240))).is_none());
+        assert!(matches(b"/e*c/s*w", b"/etc/shadow"));
+        assert!(!matches(b"/e*w", b"/etc/shadow"));
     }
 }
