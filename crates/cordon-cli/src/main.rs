@@ -759,7 +759,7 @@ fn check_line(
 }
 
 fn verdict_line(v: &Verdict) -> Vec<u8> {
-    let mut out = serde_json::to_vec(&v.to_contract_json()).unwrap_or_default();
+    let mut out = v.to_contract_bytes();
     out.push(b'\n');
     out
 }

@@ -84,6 +84,59 @@ pub struct Event {
     pub ts: Option<String>,
 }
 
+/// `Event` as it arrives, with `input` told apart when absent (`None`) and
+/// when present but null (`Some(Null)`), which the contract treats differently.
+#[derive(Deserialize)]
+struct WireEvent {
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(rename = "type", default)]
+    kind: EventKind,
+    #[serde(default)]
+    session: Option<String>,
+    #[serde(default)]
+    agent: Option<String>,
+    #[serde(default)]
+    task: Option<String>,
+    tool: String,
+    #[serde(default, deserialize_with = "present")]
+    input: Option<Value>,
+    #[serde(default)]
+    output: Option<Value>,
+    #[serde(default)]
+    ts: Option<String>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+impl WireEvent {
+    /// The event, when it passes the checks `from_json_line` makes beyond types.
+    fn into_event(self) -> Option<Event> {
+        let input = match self.input {
+            Some(v @ Value::Object(_)) => v,
+            Some(_) => return None,
+            None if self.kind == EventKind::Call => return None,
+            None => Value::Null,
+        };
+        if self.kind == EventKind::Result && self.output.is_none() {
+            return None;
+        }
+        Some(Event {
+            id: self.id,
+            kind: self.kind,
+            session: self.session,
+            agent: self.agent,
+            task: self.task,
+            tool: self.tool,
+            input,
+            output: self.output,
+            ts: self.ts,
+        })
+    }
+}
+
 impl Event {
     /// A shell call, the shape `cordon check 'CMD'` builds from its argument.
     pub fn shell(command: &str) -> Event {
@@ -103,6 +156,18 @@ impl Event {
     /// Parse one contract line. The error names what is wrong; the id is
     /// recovered when the line is JSON but not a valid event.
     pub fn from_json_line(line: &str) -> Result<Event, (Option<Value>, String)> {
+        // Straight into the struct: one pass, no intermediate tree. Anything
+        // it rejects or that fails a check below (duplicate keys, wrong
+        // types) is parsed again the slow way, which names what is wrong.
+        if let Ok(w) = serde_json::from_str::<WireEvent>(line) {
+            if let Some(event) = w.into_event() {
+                return Ok(event);
+            }
+        }
+        Self::from_json_value_line(line)
+    }
+
+    fn from_json_value_line(line: &str) -> Result<Event, (Option<Value>, String)> {
         let value: Value =
             serde_json::from_str(line).map_err(|e| (None, format!("invalid JSON: {e}")))?;
         let id = value.get("id").cloned();
@@ -173,6 +238,60 @@ impl Verdict {
     }
 
     /// The contract's JSON form: `severity` is `none` when nothing was found.
+    /// The contract line, serialized directly: the same bytes as
+    /// `to_contract_json` (keys in sorted order, as `serde_json::Map` keeps
+    /// them) without building the tree first.
+    pub fn to_contract_bytes(&self) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct F<'a> {
+            attack: &'a [String],
+            confidence: f64,
+            evidence: &'a str,
+            kind: &'a str,
+            message: &'a str,
+            #[serde(skip_serializing_if = "<[Value]>::is_empty")]
+            related: &'a [Value],
+            rule: &'a str,
+            severity: Severity,
+            span: [usize; 2],
+        }
+        #[derive(Serialize)]
+        struct V<'a> {
+            decision: Decision,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            error: Option<&'a str>,
+            findings: Vec<F<'a>>,
+            id: &'a Value,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            line: Option<usize>,
+            severity: &'static str,
+        }
+        let findings = self
+            .findings
+            .iter()
+            .map(|f| F {
+                attack: &f.attack,
+                confidence: f.confidence,
+                evidence: &f.evidence,
+                kind: &f.kind,
+                message: &f.message,
+                related: &f.related,
+                rule: &f.rule,
+                severity: f.severity,
+                span: f.span,
+            })
+            .collect();
+        let v = V {
+            decision: self.decision,
+            error: self.error.as_deref(),
+            findings,
+            id: self.id.as_ref().unwrap_or(&Value::Null),
+            line: self.line,
+            severity: self.severity.map(|s| s.as_str()).unwrap_or("none"),
+        };
+        serde_json::to_vec(&v).unwrap_or_default()
+    }
+
     pub fn to_contract_json(&self) -> Value {
         let mut out = serde_json::Map::new();
         out.insert("id".into(), self.id.clone().unwrap_or(Value::Null));
@@ -217,6 +336,61 @@ mod tests {
         let (_, msg) =
             Event::from_json_line(r#"{"id":"x","type":"result","tool":"bash"}"#).unwrap_err();
         assert!(msg.contains("output"));
+    }
+
+    #[test]
+    fn direct_contract_bytes_equal_the_tree() {
+        let f = Finding {
+            kind: "REVERSE_TUNNEL".into(),
+            severity: Severity::Critical,
+            confidence: 0.95,
+            rule: "net.x".into(),
+            attack: vec!["T1572".into()],
+            evidence: "ssh -R \"q\" \u{e9}".into(),
+            span: [0, 9],
+            message: "m".into(),
+            related: vec![],
+        };
+        let mut linked = f.clone();
+        linked.related = vec![Value::from("e1"), Value::from(7)];
+        for v in [
+            Verdict {
+                id: Some(Value::from("a")),
+                decision: Decision::Block,
+                severity: Some(Severity::Critical),
+                findings: vec![f, linked],
+                error: None,
+                line: None,
+            },
+            Verdict::error(Some(serde_json::json!({"k": [1, 2.5]})), "bad".into(), Some(4)),
+            Verdict::error(None, "x".into(), None),
+        ] {
+            assert_eq!(
+                String::from_utf8(v.to_contract_bytes()).unwrap(),
+                serde_json::to_string(&v.to_contract_json()).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn the_direct_parse_accepts_and_rejects_what_the_tree_parse_does() {
+        for line in [
+            r#"{"id":1,"tool":"bash","input":{"command":"ls"}}"#,
+            r#"{"id":1,"type":"result","tool":"x","input":null,"output":1}"#,
+            r#"{"id":1,"type":"result","tool":"x","output":2}"#,
+            r#"{"id":2,"type":"result","tool":"x","output":null}"#,
+            r#"{"id":3,"tool":"x","tool":"y","input":{}}"#,
+            r#"{"id":3,"tool":"x","input":{"a":1},"input":{"b":2}}"#,
+            r#"{"tool":5}"#,
+            r#"{"tool":"x"}"#,
+            r#"{"tool":"x","input":[1]}"#,
+            r#"{"tool":"x","input":{},"session":null,"id":null,"extra":{"y":1}}"#,
+            r#"{"tool":"x","type":"other","input":{}}"#,
+        ] {
+            let fast = Event::from_json_line(line).map(|e| serde_json::to_value(e).unwrap());
+            let slow = Event::from_json_value_line(line).map(|e| serde_json::to_value(e).unwrap());
+            assert_eq!(fast, slow, "{line}");
+        }
     }
 
     #[test]

@@ -75,6 +75,24 @@ fn main() {
         let tail: Vec<&str> = per.iter().take(lines.len() / 50).map(|(_, l)| *l).collect();
         std::fs::write(out, tail.join("\n") + "\n").expect("write SLOWEST_OUT");
     }
+    // Per command, the median of its rounds: one number per call that a
+    // preempted round cannot move (criterion reports per-benchmark medians the same way).
+    let n = lines.len();
+    let mut per_cmd: Vec<(u128, usize)> = (0..n)
+        .map(|i| {
+            let mut v: Vec<u128> = (0..rounds).map(|r| check[r * n + i]).collect();
+            v.sort_unstable();
+            (v[rounds / 2], i)
+        })
+        .collect();
+    per_cmd.sort_unstable();
+    if std::env::var_os("SLOWEST_MEDIAN").is_some() {
+        for (t, i) in per_cmd.iter().rev().take(40) {
+            let l = &lines[*i].0;
+            println!("{:>8.1} us {:>5} B  {}", *t as f64 / 1e3, l.len(), &l[..l.len().min(140)]);
+        }
+    }
+    let med: Vec<u128> = per_cmd.iter().map(|(t, _)| *t).collect();
     check.sort_unstable();
     base.sort_unstable();
     let (c50, c99, cmax) = (
@@ -89,6 +107,12 @@ fn main() {
         c50 as f64 / 1e3,
         c99 as f64 / 1e3,
         cmax as f64 / 1e3
+    );
+    println!(
+        "per command (median of its rounds): p50 {:>7.2} us  p99 {:>7.2} us  max {:>8.2} us",
+        percentile(&med, 0.5) as f64 / 1e3,
+        percentile(&med, 0.99) as f64 / 1e3,
+        *med.last().unwrap() as f64 / 1e3
     );
     println!(
         "baseline (JSON): p50 {:>7.2} us  p99 {:>7.2} us",

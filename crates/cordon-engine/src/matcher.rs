@@ -90,7 +90,14 @@ impl<'a> ShellView<'a> {
             let positional = HOST_POSITIONAL.contains(&c.name.as_str());
             let mut out = Vec::new();
             let mut skip_next = false;
+            // `python -c CODE`: the code is scanned below; scanning the same
+            // text again as an argument finds nothing new (only `any` is asked).
+            let code = c.code.as_ref().map(|x| x.text.as_str());
             for a in c.args() {
+                if !positional && Some(a.as_str()) == code {
+                    skip_next = false;
+                    continue;
+                }
                 if skip_next {
                     skip_next = false;
                     out.extend(cordon_net::extract(a, false));
