@@ -160,6 +160,8 @@ pub fn analyze_with_files(
     files: HashMap<String, String>,
 ) -> Analysis {
     let mut w = Walker {
+        expanded: 0,
+        expansion_capped: false,
         limits: *limits,
         out: Analysis::default(),
         vars: HashMap::new(),
@@ -213,7 +215,13 @@ struct Frame {
     base: usize,
 }
 
+/// Bytes of variable values substituted in one analysis, at most.
+const MAX_EXPANSION: usize = 4 << 20;
+
 struct Walker {
+    /// Bytes of variable values substituted so far (see [`MAX_EXPANSION`]).
+    expanded: usize,
+    expansion_capped: bool,
     limits: Limits,
     out: Analysis,
     vars: HashMap<String, String>,
@@ -244,8 +252,30 @@ struct WordEnv<'a> {
 }
 
 impl word::Env for WordEnv<'_> {
-    fn var(&self, name: &str) -> Option<String> {
-        self.walker.vars.get(name).cloned()
+    fn var(&mut self, name: &str) -> Option<String> {
+        let value = self.walker.vars.get(name)?;
+        // `a=x; a=$a$a; a=$a$a; ...` doubles a value per step: forty steps
+        // are a terabyte. Past the budget a value counts as unknown.
+        if self.walker.expanded + value.len() > MAX_EXPANSION {
+            if !self.walker.expansion_capped {
+                self.walker.expansion_capped = true;
+                let span = self
+                    .frame
+                    .span
+                    .unwrap_or((self.frame.base, self.frame.base));
+                self.walker.out.signals.push(Signal {
+                    kind: SignalKind::Truncated,
+                    span,
+                    detail: format!(
+                        "variable expansions past {} MiB left unexpanded",
+                        MAX_EXPANSION >> 20
+                    ),
+                });
+            }
+            return None;
+        }
+        self.walker.expanded += value.len();
+        Some(value.clone())
     }
     fn substitute(&mut self, body: &str) -> Option<String> {
         let mut f = self.frame.clone();
@@ -1780,6 +1810,8 @@ mod tests {
         ] {
             let fast = analyze(cmd, &Limits::default());
             let mut w = Walker {
+                expanded: 0,
+                expansion_capped: false,
                 limits: Limits::default(),
                 out: Analysis::default(),
                 vars: HashMap::new(),
@@ -2064,6 +2096,21 @@ mod tests {
         let a = analyze("sudo ssh user@h 'cat /f\"", &Limits::default());
         assert!(a.parse_failed());
         assert!(a.commands.iter().any(|c| c.name == "ssh" && c.privileged));
+    }
+
+    #[test]
+    fn doubling_a_variable_stops_at_the_expansion_budget() {
+        // Forty doublings would be 2^40 bytes; this used to run out of memory.
+        let cmd = format!("a=x; {} echo $a", "a=$a$a; ".repeat(40));
+        let a = analyze(&cmd, &Limits::default());
+        assert!(a.signals.iter().any(|s| s.kind == SignalKind::Truncated
+            && s.detail.contains("variable expansions")));
+        let longest = a.commands.iter().flat_map(|c| c.argv.iter()).map(String::len).max();
+        assert!(longest.unwrap_or(0) <= MAX_EXPANSION);
+        // Within the budget values still expand.
+        let a = analyze("a=n; a=${a}c; $a -e /bin/sh h 1", &Limits::default());
+        assert!(a.commands.iter().any(|c| c.name == "nc"));
+        assert!(!a.signals.iter().any(|s| s.kind == SignalKind::Truncated));
     }
 
     #[test]

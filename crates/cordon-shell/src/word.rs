@@ -13,7 +13,8 @@ use crate::decode;
 use crate::lex;
 
 pub(crate) trait Env {
-    fn var(&self, name: &str) -> Option<String>;
+    /// A variable's value; `None` when unknown (or past the expansion budget).
+    fn var(&mut self, name: &str) -> Option<String>;
     /// Analyse a command substitution's body; return its output when it is static.
     fn substitute(&mut self, body: &str) -> Option<String>;
 }
@@ -321,7 +322,7 @@ mod tests {
 
     struct Vars(HashMap<&'static str, &'static str>);
     impl Env for Vars {
-        fn var(&self, name: &str) -> Option<String> {
+        fn var(&mut self, name: &str) -> Option<String> {
             self.0.get(name).map(|s| s.to_string())
         }
         fn substitute(&mut self, body: &str) -> Option<String> {
