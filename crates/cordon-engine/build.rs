@@ -2,6 +2,12 @@
 //! is turned into compact JSON without the examples, which the engine parses
 //! at start. Hook processes start once per tool call, and JSON parses several
 //! times faster than TOML; the examples are only needed by the tests.
+//!
+//! Every regex of the pack is also determinized here into a sparse DFA,
+//! serialized into the binary: compiling the pack's regexes (and filling
+//! their lazy DFAs while searching) was a fifth of the instructions of a
+//! `check --jsonl` run, paid again by every process. Patterns whose DFA
+//! would be too large are left to the lazy engine at run time.
 
 use std::path::Path;
 
@@ -19,7 +25,95 @@ fn main() {
             }
         }
     }
+    write_dfas(&pack);
     let json = serde_json::to_string(&pack).expect("pack as JSON");
     let out = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("default_pack.json");
     std::fs::write(out, json).expect("write pack JSON");
+}
+
+/// Keys of a rule condition whose string values are regexes (`value` is the
+/// pattern of an `option` condition); the engine compiles exactly these.
+const REGEX_KEYS: &[&str] = &[
+    "value",
+    "args",
+    "argline",
+    "not_args",
+    "not_argline",
+    "stdin_file",
+    "code",
+    "code_all",
+    "redirect",
+    "redirect_write",
+    "assign",
+    "text",
+    "path",
+    "content",
+];
+
+/// A DFA's serialized form is at most this large; past it, lazy.
+const MAX_DFA_BYTES: usize = 256 << 10;
+
+fn collect_regexes(v: &toml::Value, key: &str, out: &mut Vec<String>) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, x) in t {
+                collect_regexes(x, k, out);
+            }
+        }
+        toml::Value::Array(a) => a.iter().for_each(|x| collect_regexes(x, key, out)),
+        toml::Value::String(s) if REGEX_KEYS.contains(&key) => out.push(s.clone()),
+        _ => {}
+    }
+}
+
+/// `pack_dfas.bin` (the DFAs, little-endian, one after another) and
+/// `pack_dfas.rs` (a sorted table of pattern, offset, length).
+fn write_dfas(pack: &toml::Value) {
+    use regex_automata::{
+        dfa::dense,
+        nfa::thompson::{self, WhichCaptures},
+        util::syntax,
+        MatchKind,
+    };
+    let mut sources = Vec::new();
+    if let Some(rules) = pack.get("rule") {
+        collect_regexes(rules, "", &mut sources);
+    }
+    sources.sort();
+    sources.dedup();
+    let mut blob = Vec::new();
+    let mut index = String::from("&[\n");
+    for src in &sources {
+        // The same syntax the engine's lazy build uses (rules.rs `build`).
+        let built = dense::Builder::new()
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .thompson(thompson::Config::new().which_captures(WhichCaptures::None))
+            .configure(
+                dense::Config::new()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .dfa_size_limit(Some(MAX_DFA_BYTES))
+                    .determinize_size_limit(Some(4 * MAX_DFA_BYTES)),
+            )
+            .build(src);
+        let Ok(dfa) = built else { continue };
+        let (bytes, pad) = dfa.to_bytes_little_endian();
+        let bytes = &bytes[pad..];
+        if bytes.len() > MAX_DFA_BYTES {
+            continue;
+        }
+        // Each DFA starts 8-byte aligned in the blob (the blob itself is aligned at run time).
+        while blob.len() % 8 != 0 {
+            blob.push(0);
+        }
+        index.push_str(&format!(
+            "    ({src:?}, {}, {}),\n",
+            blob.len(),
+            bytes.len()
+        ));
+        blob.extend_from_slice(bytes);
+    }
+    index.push_str("]\n");
+    let out = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).to_path_buf();
+    std::fs::write(out.join("pack_dfas.bin"), blob).expect("write pack DFAs");
+    std::fs::write(out.join("pack_dfas.rs"), index).expect("write pack DFA index");
 }

@@ -362,7 +362,11 @@ mod tests {
                 error: None,
                 line: None,
             },
-            Verdict::error(Some(serde_json::json!({"k": [1, 2.5]})), "bad".into(), Some(4)),
+            Verdict::error(
+                Some(serde_json::json!({"k": [1, 2.5]})),
+                "bad".into(),
+                Some(4),
+            ),
             Verdict::error(None, "x".into(), None),
         ] {
             assert_eq!(

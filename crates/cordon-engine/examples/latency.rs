@@ -89,7 +89,12 @@ fn main() {
     if std::env::var_os("SLOWEST_MEDIAN").is_some() {
         for (t, i) in per_cmd.iter().rev().take(40) {
             let l = &lines[*i].0;
-            println!("{:>8.1} us {:>5} B  {}", *t as f64 / 1e3, l.len(), &l[..l.len().min(140)]);
+            println!(
+                "{:>8.1} us {:>5} B  {}",
+                *t as f64 / 1e3,
+                l.len(),
+                &l[..l.len().min(140)]
+            );
         }
     }
     let med: Vec<u128> = per_cmd.iter().map(|(t, _)| *t).collect();

@@ -151,6 +151,45 @@ pub struct LazyRegex {
     re: OnceLock<Regex>,
     /// With a literal prefilter: texts of [`LONG_TEXT`] bytes or more.
     re_long: OnceLock<Regex>,
+    /// The DFA build.rs made of this pattern, when it is one of the shipped pack's.
+    /// Boxed: a DFA value is large, and rules are moved while the pack is built.
+    dfa: OnceLock<Option<Box<PackDfa>>>,
+}
+
+/// Texts from this length on skip the prebuilt DFA for the prefiltered lazy
+/// build: a DFA walks every byte, the prefilter jumps to candidates.
+const DFA_TEXT: usize = 64 << 10;
+
+type PackDfa = regex_automata::dfa::dense::DFA<&'static [u32]>;
+
+/// The blob build.rs wrote, at the alignment a dense DFA needs.
+#[repr(C, align(8))]
+struct Aligned<T: ?Sized>(T);
+static PACK_DFAS: &Aligned<[u8]> =
+    &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/pack_dfas.bin")));
+/// (pattern, offset, length) into [`PACK_DFAS`], sorted by pattern.
+static PACK_DFA_INDEX: &[(&str, usize, usize)] =
+    include!(concat!(env!("OUT_DIR"), "/pack_dfas.rs"));
+
+/// The prebuilt DFA of a pattern, if build.rs made one. Nothing is copied.
+fn pack_dfa(src: &str) -> Option<PackDfa> {
+    let i = PACK_DFA_INDEX
+        .binary_search_by(|(s, _, _)| (*s).cmp(src))
+        .ok()?;
+    let (_, off, len) = PACK_DFA_INDEX[i];
+    let bytes = PACK_DFAS.0.get(off..off + len)?;
+    if cfg!(target_endian = "little") {
+        // SAFETY: these bytes are what `DFA::to_bytes_little_endian` wrote in
+        // build.rs, with the same regex-automata (one version in Cargo.lock),
+        // at an 8-byte aligned offset of an 8-byte aligned blob; the checked
+        // `from_bytes` would re-validate every transition of every DFA, in
+        // every process, which cost more than it saves.
+        unsafe { PackDfa::from_bytes_unchecked(bytes) }
+            .ok()
+            .map(|(dfa, _)| dfa)
+    } else {
+        None
+    }
 }
 
 /// What a pattern is run over. A literal prefilter (extracting the
@@ -180,7 +219,24 @@ impl LazyRegex {
             searched,
             re: OnceLock::new(),
             re_long: OnceLock::new(),
+            dfa: OnceLock::new(),
         }
+    }
+    /// Whether the pattern matches, from the prebuilt DFA (`None`: there is
+    /// none for this pattern or text, or it gave up; ask the lazy engine).
+    /// Long texts keep the prefiltered lazy build, which skips most bytes.
+    fn dfa_match(&self, s: &str) -> Option<bool> {
+        use regex_automata::{dfa::Automaton, Input};
+        if s.len() >= DFA_TEXT {
+            return None;
+        }
+        let dfa = self
+            .dfa
+            .get_or_init(|| pack_dfa(&self.src).map(Box::new))
+            .as_ref()?;
+        dfa.try_search_fwd(&Input::new(s.as_bytes()).earliest(true))
+            .ok()
+            .map(|m| m.is_some())
     }
     /// The build for a text of `len` bytes.
     fn for_len(&self, len: usize) -> &Regex {
@@ -195,10 +251,17 @@ impl LazyRegex {
         })
     }
     pub fn is_match(&self, s: &str) -> bool {
+        if let Some(m) = self.dfa_match(s) {
+            return m;
+        }
         self.for_len(s.len()).is_match(s.as_bytes())
     }
-    /// Byte range of the first match.
+    /// Byte range of the first match. The DFA answers whether there is one
+    /// (most texts have none); where it starts is the lazy engine's to find.
     pub fn find(&self, s: &str) -> Option<(usize, usize)> {
+        if self.dfa_match(s) == Some(false) {
+            return None;
+        }
         self.for_len(s.len())
             .find(s.as_bytes())
             .map(|m| (m.start(), m.end()))
@@ -656,5 +719,55 @@ mod tests {
         assert!(short.is_match("-R"));
         assert!(!short.is_match(&format!("{pad}-R")));
         assert!(short.re_long.get().is_none());
+    }
+
+    /// Every prebuilt DFA loads and answers exactly what the lazy engine
+    /// answers, on every example text of the pack and on its own pattern text.
+    #[test]
+    fn prebuilt_dfas_agree_with_the_lazy_engine() {
+        fn strings(v: &toml::Value, out: &mut Vec<String>) {
+            match v {
+                toml::Value::String(s) => out.push(s.clone()),
+                toml::Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+                toml::Value::Table(t) => t.values().for_each(|x| strings(x, out)),
+                _ => {}
+            }
+        }
+        let pack: toml::Value = toml::from_str(include_str!("../rules/default.toml")).unwrap();
+        let mut texts = Vec::new();
+        for rule in pack["rule"].as_array().unwrap() {
+            if let Some(t) = rule.get("tests") {
+                strings(t, &mut texts);
+            }
+        }
+        // Every word and line of the examples too: arguments and code are matched alone.
+        let parts: Vec<String> = texts
+            .iter()
+            .flat_map(|t| t.split([' ', '\n']).chain(t.lines()))
+            .map(str::to_string)
+            .collect();
+        texts.extend(parts);
+        texts.extend(["".to_string(), "\u{e9}\u{ff}x".to_string()]);
+        assert!(
+            PACK_DFA_INDEX.len() > 80,
+            "build.rs prebuilt {} DFAs",
+            PACK_DFA_INDEX.len()
+        );
+        for (src, _, _) in PACK_DFA_INDEX {
+            let re = LazyRegex::new(src, Searched::Short);
+            let lazy = build(src, false).unwrap();
+            assert!(pack_dfa(src).is_some(), "DFA of `{src}` does not load");
+            for t in texts.iter().chain([src.to_string()].iter()) {
+                assert_eq!(
+                    re.dfa_match(t),
+                    Some(lazy.is_match(t.as_bytes())),
+                    "`{src}` on {t:?}"
+                );
+            }
+        }
+        // A pattern that is not the pack's has no DFA, and still matches.
+        let own = LazyRegex::new("^local-only-rule$", Searched::Short);
+        assert_eq!(own.dfa_match("local-only-rule"), None);
+        assert!(own.is_match("local-only-rule"));
     }
 }

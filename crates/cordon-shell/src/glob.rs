@@ -58,7 +58,11 @@ fn matches(pat: &[u8], s: &[u8]) -> bool {
                     next[j] = reach[j - 1] && s[j - 1] != b'/';
                 }
             }
-            b'[' if pat[i..].iter().position(|b| *b == b']').is_some_and(|e| e > 1) => {
+            b'[' if pat[i..]
+                .iter()
+                .position(|b| *b == b']')
+                .is_some_and(|e| e > 1) =>
+            {
                 let end = i + pat[i..].iter().position(|b| *b == b']').unwrap_or(0);
                 let set = &pat[i + 1..end];
                 let (neg, set) = if set[0] == b'!' || set[0] == b'^' {
@@ -143,7 +147,10 @@ mod tests {
         assert!(resolve_sensitive("*.py").is_none());
         assert!(resolve_program("./*.sh").is_none());
         assert!(resolve_program("[").is_none());
-        assert_eq!(resolve_program("/*/*/ba?h").as_deref(), Some("/usr/bin/bash"));
+        assert_eq!(
+            resolve_program("/*/*/ba?h").as_deref(),
+            Some("/usr/bin/bash")
+        );
         assert_eq!(resolve_program("/b*/[!x]at").as_deref(), Some("/bin/cat"));
         assert!(resolve_program("/b*n/c*t/").is_none());
     }

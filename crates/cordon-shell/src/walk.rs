@@ -2103,9 +2103,16 @@ mod tests {
         // Forty doublings would be 2^40 bytes; this used to run out of memory.
         let cmd = format!("a=x; {} echo $a", "a=$a$a; ".repeat(40));
         let a = analyze(&cmd, &Limits::default());
-        assert!(a.signals.iter().any(|s| s.kind == SignalKind::Truncated
-            && s.detail.contains("variable expansions")));
-        let longest = a.commands.iter().flat_map(|c| c.argv.iter()).map(String::len).max();
+        assert!(a
+            .signals
+            .iter()
+            .any(|s| s.kind == SignalKind::Truncated && s.detail.contains("variable expansions")));
+        let longest = a
+            .commands
+            .iter()
+            .flat_map(|c| c.argv.iter())
+            .map(String::len)
+            .max();
         assert!(longest.unwrap_or(0) <= MAX_EXPANSION);
         // Within the budget values still expand.
         let a = analyze("a=n; a=${a}c; $a -e /bin/sh h 1", &Limits::default());
