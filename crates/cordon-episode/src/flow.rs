@@ -56,7 +56,7 @@ pub struct FlowConfig {
     /// One alternation of every cue, case-insensitive, for a single pass over a result.
     cue_re: Regex,
     /// Each cue alone, compiled on first need (naming the cue in a finding).
-    each: std::sync::OnceLock<Vec<Regex>>,
+    each: Vec<std::sync::OnceLock<Option<Regex>>>,
 }
 
 impl FlowConfig {
@@ -109,9 +109,9 @@ impl FlowConfig {
                 .iter()
                 .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
                 .collect(),
+            each: cues.iter().map(|_| std::sync::OnceLock::new()).collect(),
             cues,
             cue_re,
-            each: std::sync::OnceLock::new(),
         })
     }
 
@@ -181,16 +181,17 @@ impl FlowConfig {
     }
 
     /// Which cue matched at this evidence (for a finding's message).
+    /// The first cue in order that matches; cues after it are never compiled.
     pub fn cue_at(&self, text: &[u8]) -> Option<&str> {
-        let each = self.each.get_or_init(|| {
-            self.cues
-                .iter()
-                .filter_map(|c| compile(&c.regex).ok())
-                .collect()
-        });
-        each.iter()
-            .position(|r| r.is_match(text))
-            .map(|i| self.cues[i].id.as_str())
+        self.cues
+            .iter()
+            .zip(&self.each)
+            .find(|(c, re)| {
+                re.get_or_init(|| compile(&c.regex).ok())
+                    .as_ref()
+                    .is_some_and(|r| r.is_match(text))
+            })
+            .map(|(c, _)| c.id.as_str())
     }
 }
 
