@@ -38,10 +38,24 @@ const SENSITIVE: &[&str] = &[
 /// recursive matcher backtracks exponentially on a hostile run of stars
 /// (`/***...***x`), and this runs on every glob an agent sends.
 fn matches(pat: &[u8], s: &[u8]) -> bool {
+    // The literal text before the first and after the last special character
+    // must start and end the name: most globs (`*.py`) fail here at once.
+    let special = |b: &u8| matches!(b, b'*' | b'?' | b'[' | b']');
+    let head = pat.iter().position(special).unwrap_or(pat.len());
+    let tail = pat.iter().rposition(special).map_or(0, |p| pat.len() - p - 1);
+    if !s.starts_with(&pat[..head]) || !s.ends_with(&pat[pat.len() - tail..]) {
+        return false;
+    }
+    // Every candidate name is short; the table lives on the stack.
+    const MAX: usize = 64;
+    if s.len() >= MAX {
+        return false;
+    }
     // reach[j]: the pattern so far matches s[..j].
-    let mut reach = vec![false; s.len() + 1];
+    let mut reach = [false; MAX];
     reach[0] = true;
-    let mut next = vec![false; s.len() + 1];
+    let mut next = [false; MAX];
+    let (reach, next) = (&mut reach[..=s.len()], &mut next[..=s.len()]);
     let mut i = 0;
     while i < pat.len() {
         next.iter_mut().for_each(|b| *b = false);
@@ -81,7 +95,7 @@ fn matches(pat: &[u8], s: &[u8]) -> bool {
                 }
             }
         }
-        std::mem::swap(&mut reach, &mut next);
+        reach.copy_from_slice(next);
         if !reach.iter().any(|b| *b) {
             return false;
         }
