@@ -3,7 +3,7 @@
 //! at start. Hook processes start once per tool call, and JSON parses several
 //! times faster than TOML; the examples are only needed by the tests.
 //!
-//! Every regex of the pack is also determinized here into a sparse DFA,
+//! Every regex of the pack is also determinized here into a dense DFA,
 //! serialized into the binary: compiling the pack's regexes (and filling
 //! their lazy DFAs while searching) was a fifth of the instructions of a
 //! `check --jsonl` run, paid again by every process. Patterns whose DFA
@@ -113,7 +113,7 @@ fn write_dfas(pack: &toml::Value) {
         blob.extend_from_slice(bytes);
     }
     index.push_str("]\n");
-    let out = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).to_path_buf();
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     std::fs::write(out.join("pack_dfas.bin"), blob).expect("write pack DFAs");
     std::fs::write(out.join("pack_dfas.rs"), index).expect("write pack DFA index");
 }

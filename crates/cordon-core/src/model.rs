@@ -237,84 +237,69 @@ impl Verdict {
         }
     }
 
-    /// The contract's JSON form: `severity` is `none` when nothing was found.
-    /// The contract line, serialized directly: the same bytes as
-    /// `to_contract_json` (keys in sorted order, as `serde_json::Map` keeps
-    /// them) without building the tree first.
+    /// The contract line as bytes, serialized straight from the verdict
+    /// (no tree built first), keys in sorted order as `serde_json::Map` keeps them.
     pub fn to_contract_bytes(&self) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct F<'a> {
-            attack: &'a [String],
-            confidence: f64,
-            evidence: &'a str,
-            kind: &'a str,
-            message: &'a str,
-            #[serde(skip_serializing_if = "<[Value]>::is_empty")]
-            related: &'a [Value],
-            rule: &'a str,
-            severity: Severity,
-            span: [usize; 2],
-        }
-        #[derive(Serialize)]
-        struct V<'a> {
-            decision: Decision,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            error: Option<&'a str>,
-            findings: Vec<F<'a>>,
-            id: &'a Value,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            line: Option<usize>,
-            severity: &'static str,
-        }
-        let findings = self
-            .findings
-            .iter()
-            .map(|f| F {
-                attack: &f.attack,
-                confidence: f.confidence,
-                evidence: &f.evidence,
-                kind: &f.kind,
-                message: &f.message,
-                related: &f.related,
-                rule: &f.rule,
-                severity: f.severity,
-                span: f.span,
-            })
-            .collect();
-        let v = V {
+        serde_json::to_vec(&self.contract_line()).unwrap_or_default()
+    }
+
+    /// The contract's JSON form: `severity` is `none` when nothing was found.
+    pub fn to_contract_json(&self) -> Value {
+        serde_json::to_value(self.contract_line()).unwrap_or(Value::Null)
+    }
+
+    /// One view of the contract line for both forms above. Fields are in
+    /// sorted order so the bytes equal the tree's serialization.
+    fn contract_line(&self) -> ContractLine<'_> {
+        ContractLine {
             decision: self.decision,
             error: self.error.as_deref(),
-            findings,
+            findings: self
+                .findings
+                .iter()
+                .map(|f| ContractFinding {
+                    attack: &f.attack,
+                    confidence: f.confidence,
+                    evidence: &f.evidence,
+                    kind: &f.kind,
+                    message: &f.message,
+                    related: &f.related,
+                    rule: &f.rule,
+                    severity: f.severity,
+                    span: f.span,
+                })
+                .collect(),
             id: self.id.as_ref().unwrap_or(&Value::Null),
             line: self.line,
             severity: self.severity.map(|s| s.as_str()).unwrap_or("none"),
-        };
-        serde_json::to_vec(&v).unwrap_or_default()
+        }
     }
+}
 
-    pub fn to_contract_json(&self) -> Value {
-        let mut out = serde_json::Map::new();
-        out.insert("id".into(), self.id.clone().unwrap_or(Value::Null));
-        out.insert(
-            "decision".into(),
-            serde_json::to_value(self.decision).unwrap_or(Value::Null),
-        );
-        out.insert(
-            "severity".into(),
-            Value::String(self.severity.map(|s| s.as_str()).unwrap_or("none").into()),
-        );
-        out.insert(
-            "findings".into(),
-            serde_json::to_value(&self.findings).unwrap_or(Value::Array(vec![])),
-        );
-        if let Some(e) = &self.error {
-            out.insert("error".into(), Value::String(e.clone()));
-        }
-        if let Some(l) = self.line {
-            out.insert("line".into(), Value::from(l));
-        }
-        Value::Object(out)
-    }
+#[derive(Serialize)]
+struct ContractFinding<'a> {
+    attack: &'a [String],
+    confidence: f64,
+    evidence: &'a str,
+    kind: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "<[Value]>::is_empty")]
+    related: &'a [Value],
+    rule: &'a str,
+    severity: Severity,
+    span: [usize; 2],
+}
+
+#[derive(Serialize)]
+struct ContractLine<'a> {
+    decision: Decision,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    findings: Vec<ContractFinding<'a>>,
+    id: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+    severity: &'static str,
 }
 
 #[cfg(test)]
@@ -374,6 +359,12 @@ mod tests {
                 serde_json::to_string(&v.to_contract_json()).unwrap()
             );
         }
+        // The exact contract bytes, keys sorted, `related` only when set.
+        let v = Verdict::error(Some(Value::from(1)), "bad".into(), Some(4));
+        assert_eq!(
+            String::from_utf8(v.to_contract_bytes()).unwrap(),
+            r#"{"decision":"error","error":"bad","findings":[],"id":1,"line":4,"severity":"none"}"#
+        );
     }
 
     #[test]

@@ -95,7 +95,6 @@ impl<'a> ShellView<'a> {
             let code = c.code.as_ref().map(|x| x.text.as_str());
             for a in c.args() {
                 if !positional && Some(a.as_str()) == code {
-                    skip_next = false;
                     continue;
                 }
                 if skip_next {

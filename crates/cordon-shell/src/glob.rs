@@ -42,7 +42,10 @@ fn matches(pat: &[u8], s: &[u8]) -> bool {
     // must start and end the name: most globs (`*.py`) fail here at once.
     let special = |b: &u8| matches!(b, b'*' | b'?' | b'[' | b']');
     let head = pat.iter().position(special).unwrap_or(pat.len());
-    let tail = pat.iter().rposition(special).map_or(0, |p| pat.len() - p - 1);
+    let tail = pat
+        .iter()
+        .rposition(special)
+        .map_or(0, |p| pat.len() - p - 1);
     if !s.starts_with(&pat[..head]) || !s.ends_with(&pat[pat.len() - tail..]) {
         return false;
     }
