@@ -67,7 +67,8 @@ fn collect_regexes(v: &toml::Value, key: &str, out: &mut Vec<String>) {
 }
 
 /// `pack_dfas.bin` (the DFAs, little-endian, one after another) and
-/// `pack_dfas.rs` (a sorted table of pattern, offset, length).
+/// `pack_dfas.rs` (a sorted table of pattern, offset, length, shortest match;
+/// length 0: no DFA).
 fn write_dfas(pack: &toml::Value) {
     use regex_automata::{
         dfa::dense,
@@ -95,10 +96,25 @@ fn write_dfas(pack: &toml::Value) {
                     .determinize_size_limit(Some(4 * MAX_DFA_BYTES)),
             )
             .build(src);
-        let Ok(dfa) = built else { continue };
-        let (bytes, pad) = dfa.to_bytes_little_endian();
-        let bytes = &bytes[pad..];
-        if bytes.len() > MAX_DFA_BYTES {
+        // The shortest text a match can be: shorter texts (most arguments
+        // against most `args` patterns) are answered without a search.
+        let min_len = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(src)
+            .ok()
+            .and_then(|h| h.properties().minimum_len())
+            .unwrap_or(0);
+        let bytes = match &built {
+            Ok(dfa) => {
+                let (bytes, pad) = dfa.to_bytes_little_endian();
+                bytes[pad..].to_vec()
+            }
+            Err(_) => Vec::new(),
+        };
+        if bytes.len() > MAX_DFA_BYTES || bytes.is_empty() {
+            index.push_str(&format!("    ({src:?}, 0, 0, {min_len}),\n"));
             continue;
         }
         // Each DFA starts 8-byte aligned in the blob (the blob itself is aligned at run time).
@@ -106,11 +122,11 @@ fn write_dfas(pack: &toml::Value) {
             blob.push(0);
         }
         index.push_str(&format!(
-            "    ({src:?}, {}, {}),\n",
+            "    ({src:?}, {}, {}, {min_len}),\n",
             blob.len(),
             bytes.len()
         ));
-        blob.extend_from_slice(bytes);
+        blob.extend_from_slice(&bytes);
     }
     index.push_str("]\n");
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));

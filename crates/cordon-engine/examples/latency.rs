@@ -41,7 +41,7 @@ fn main() {
     for (_, ev) in &lines {
         std::hint::black_box(engine.check(ev));
     }
-    let rounds = 5;
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
     let (mut check, mut base) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         for (line, ev) in &lines {
@@ -98,6 +98,13 @@ fn main() {
         }
     }
     let med: Vec<u128> = per_cmd.iter().map(|(t, _)| *t).collect();
+    for bar_us in [10u128, 20, 50] {
+        let over = med.iter().filter(|t| **t > bar_us * 1000).count();
+        println!(
+            "commands over {bar_us} us (median of rounds): {over} of {n} ({:.2}%)",
+            over as f64 * 100.0 / n as f64
+        );
+    }
     check.sort_unstable();
     base.sort_unstable();
     let (c50, c99, cmax) = (

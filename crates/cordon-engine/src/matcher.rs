@@ -49,6 +49,10 @@ pub struct ShellView<'a> {
     arglines: Vec<OnceCell<String>>,
     /// Per command: which command-rule keywords occur in its arguments or code.
     found: Vec<OnceCell<Vec<bool>>>,
+    /// Per command: the single-letter flags it sets (see [`short_flags`]).
+    short: Vec<OnceCell<ByteSet>>,
+    /// Per command: its [`Features`].
+    features: Vec<u32>,
 }
 
 impl<'a> ShellView<'a> {
@@ -61,6 +65,20 @@ impl<'a> ShellView<'a> {
             dests: (0..n).map(|_| OnceCell::new()).collect(),
             arglines: (0..n).map(|_| OnceCell::new()).collect(),
             found: (0..n).map(|_| OnceCell::new()).collect(),
+            short: (0..n).map(|_| OnceCell::new()).collect(),
+            features: analysis.commands.iter().map(Features::of).collect(),
+        }
+    }
+
+    /// [`has_flag`] for command `i`. Flag rules are asked of every command
+    /// (miner flags are tried on all of them), so single-letter flags are
+    /// answered from a set built once per command instead of a walk of its
+    /// arguments per flag.
+    fn has_flag(&self, i: usize, flag: &str) -> bool {
+        let args = self.analysis.commands[i].args();
+        match flag.as_bytes() {
+            [b'-', f] if *f != b'-' => self.short[i].get_or_init(|| short_flags(args)).has(*f),
+            _ => has_flag(args, flag),
         }
     }
 
@@ -169,6 +187,114 @@ pub fn has_flag(args: &[String], flag: &str) -> bool {
     false
 }
 
+/// Facts about a command that rule conditions require, as bits: a rule
+/// whose `needs` holds a bit the command lacks cannot match it. Each bit is
+/// implied by a check `cmd_matches` makes anyway, so this only skips work.
+pub struct Features;
+
+impl Features {
+    const CODE: u32 = 1;
+    const REDIRECT: u32 = 1 << 1;
+    const ASSIGN: u32 = 1 << 2;
+    const PRIVILEGED: u32 = 1 << 3;
+    const UNPRIVILEGED: u32 = 1 << 4;
+    const INTERACTIVE: u32 = 1 << 5;
+    const NOT_INTERACTIVE: u32 = 1 << 6;
+    const RUNS_STDIN: u32 = 1 << 7;
+    const NOT_RUNS_STDIN: u32 = 1 << 8;
+    const ARGS: u32 = 1 << 9;
+    const STDIN_FILE: u32 = 1 << 10;
+    const STDIN_PIPE: u32 = 1 << 11;
+    const NAME_TRICKS: u32 = 1 << 12;
+    const NO_NAME_TRICKS: u32 = 1 << 13;
+
+    pub fn of(c: &Command) -> u32 {
+        let pick = |cond: bool, yes: u32, no: u32| if cond { yes } else { no };
+        let mut f = pick(c.privileged, Self::PRIVILEGED, Self::UNPRIVILEGED)
+            | pick(c.interactive_shell, Self::INTERACTIVE, Self::NOT_INTERACTIVE)
+            | pick(c.runs_stdin, Self::RUNS_STDIN, Self::NOT_RUNS_STDIN)
+            | pick(
+                c.name_built && !c.tricks.is_empty(),
+                Self::NAME_TRICKS,
+                Self::NO_NAME_TRICKS,
+            );
+        f |= pick(c.code.is_some(), Self::CODE, 0)
+            | pick(!c.redirects.is_empty(), Self::REDIRECT, 0)
+            | pick(!c.assignments.is_empty(), Self::ASSIGN, 0)
+            | pick(!c.args().is_empty(), Self::ARGS, 0);
+        f |= match c.stdin {
+            Stdin::File(_) => Self::STDIN_FILE,
+            Stdin::Pipe(_) => Self::STDIN_PIPE,
+            _ => 0,
+        };
+        f
+    }
+
+    pub fn needed_by(w: &Compiled) -> u32 {
+        let pick = |v: Option<bool>, yes: u32, no: u32| match v {
+            Some(true) => yes,
+            Some(false) => no,
+            None => 0,
+        };
+        let mut n = pick(w.privileged, Self::PRIVILEGED, Self::UNPRIVILEGED)
+            | pick(w.interactive_shell, Self::INTERACTIVE, Self::NOT_INTERACTIVE)
+            | pick(w.runs_stdin, Self::RUNS_STDIN, Self::NOT_RUNS_STDIN)
+            | pick(w.name_built, Self::NAME_TRICKS, Self::NO_NAME_TRICKS);
+        if w.code.is_some() || !w.code_all.is_empty() || w.lang.is_some() {
+            n |= Self::CODE;
+        }
+        if w.redirect.is_some() || w.redirect_write.is_some() {
+            n |= Self::REDIRECT;
+        }
+        if w.assign.is_some() {
+            n |= Self::ASSIGN;
+        }
+        if w.flags.is_some() || w.option.is_some() || w.args.is_some() {
+            n |= Self::ARGS;
+        }
+        if w.stdin_file.is_some() {
+            n |= Self::STDIN_FILE;
+        }
+        if w.stdin_from.is_some() {
+            n |= Self::STDIN_PIPE;
+        }
+        n
+    }
+}
+
+/// A set of bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ByteSet([u64; 4]);
+
+impl ByteSet {
+    fn insert(&mut self, b: u8) {
+        self.0[(b >> 6) as usize] |= 1 << (b & 63);
+    }
+    fn has(&self, b: u8) -> bool {
+        self.0[(b >> 6) as usize] >> (b & 63) & 1 == 1
+    }
+}
+
+/// The letters `X` for which `has_flag(args, "-X")` holds: `-X` itself, the
+/// first letter of `-Xvalue`, and every letter of an all-letter cluster `-abX`.
+pub fn short_flags(args: &[String]) -> ByteSet {
+    let mut set = ByteSet::default();
+    for a in args {
+        let ab = a.as_bytes();
+        if a == "--" {
+            break;
+        }
+        if ab.len() < 2 || ab[0] != b'-' || (ab.len() > 2 && ab[1] == b'-') {
+            continue;
+        }
+        set.insert(ab[1]);
+        if ab[1..].iter().all(|b| b.is_ascii_alphabetic()) {
+            ab[1..].iter().for_each(|&b| set.insert(b));
+        }
+    }
+    set
+}
+
 /// Values of an option: `-o V`, `-oV`, `--opt V`, `--opt=V`.
 pub fn option_values<'s>(args: &'s [String], flags: &[String]) -> Vec<&'s str> {
     let mut out = Vec::new();
@@ -199,7 +325,13 @@ fn names_hit(names: &Names, c: Option<&Command>) -> bool {
 }
 
 impl ShellView<'_> {
+    /// Whether condition `w` holds for command `i`.
+    #[inline]
     fn cmd_matches(&self, w: &Compiled, i: usize) -> bool {
+        w.needs & !self.features[i] == 0 && self.cmd_matches_all(w, i)
+    }
+
+    fn cmd_matches_all(&self, w: &Compiled, i: usize) -> bool {
         let c = &self.analysis.commands[i];
         if let Some(n) = &w.command {
             if !n.contains(&c.name) {
@@ -237,7 +369,7 @@ impl ShellView<'_> {
         }
         let args = c.args();
         if let Some(flags) = &w.flags {
-            if !flags.iter().any(|f| has_flag(args, f)) {
+            if !flags.iter().any(|f| self.has_flag(i, f)) {
                 return false;
             }
         }
@@ -451,5 +583,34 @@ pub fn text_hits(
             rule: r,
             span: report_span.unwrap_or(span),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_short_flag_set_answers_as_has_flag_does() {
+        let lists: &[&[&str]] = &[
+            &["-R", "8080:h:22"],
+            &["-NfR2222:x", "h"],
+            &["-la", "--", "-x"],
+            &["--long", "-o", "v"],
+            &["-", "--x=1", "-9", "-a1b"],
+            &["-é", "-Xé", "x-y"],
+            &["--", "-R"],
+        ];
+        for args in lists {
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            let set = short_flags(&args);
+            for b in 0u8..128 {
+                let flag = format!("-{}", b as char);
+                if b == b'-' {
+                    continue;
+                }
+                assert_eq!(set.has(b), has_flag(&args, &flag), "{args:?} {flag:?}");
+            }
+        }
     }
 }

@@ -145,6 +145,8 @@ pub struct OptionCond {
 #[derive(Debug)]
 pub struct LazyRegex {
     pub src: String,
+    /// No text shorter than this matches (see [`pack_min_len`]).
+    min_len: usize,
     /// What the pattern runs over (see [`Searched`]).
     searched: Searched,
     /// Without a literal prefilter: short texts, and every text of a pattern run on short strings.
@@ -167,16 +169,20 @@ type PackDfa = regex_automata::dfa::dense::DFA<&'static [u32]>;
 struct Aligned<T: ?Sized>(T);
 static PACK_DFAS: &Aligned<[u8]> =
     &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/pack_dfas.bin")));
-/// (pattern, offset, length) into [`PACK_DFAS`], sorted by pattern.
-static PACK_DFA_INDEX: &[(&str, usize, usize)] =
+/// (pattern, offset, length, shortest match in bytes) into [`PACK_DFAS`],
+/// sorted by pattern; length 0 for a pattern left to the lazy engine.
+static PACK_DFA_INDEX: &[(&str, usize, usize, usize)] =
     include!(concat!(env!("OUT_DIR"), "/pack_dfas.rs"));
 
 /// The prebuilt DFA of a pattern, if build.rs made one. Nothing is copied.
 fn pack_dfa(src: &str) -> Option<PackDfa> {
     let i = PACK_DFA_INDEX
-        .binary_search_by(|(s, _, _)| (*s).cmp(src))
+        .binary_search_by(|(s, ..)| (*s).cmp(src))
         .ok()?;
-    let (_, off, len) = PACK_DFA_INDEX[i];
+    let (_, off, len, _) = PACK_DFA_INDEX[i];
+    if len == 0 {
+        return None;
+    }
     let bytes = PACK_DFAS.0.get(off..off + len)?;
     if cfg!(target_endian = "little") {
         // SAFETY: these bytes are what `DFA::to_bytes_little_endian` wrote in
@@ -212,10 +218,20 @@ pub enum Searched {
 /// a few hundred bytes) building none cut 5% of all instructions.
 const LONG_TEXT: usize = 4096;
 
+/// The shortest text a pack pattern can match, as build.rs measured it (0
+/// for patterns not in the pack: no text is too short for them).
+fn pack_min_len(src: &str) -> usize {
+    PACK_DFA_INDEX
+        .binary_search_by(|(s, ..)| (*s).cmp(src))
+        .map(|i| PACK_DFA_INDEX[i].3)
+        .unwrap_or(0)
+}
+
 impl LazyRegex {
     fn new(src: &str, searched: Searched) -> LazyRegex {
         LazyRegex {
             src: src.to_string(),
+            min_len: pack_min_len(src),
             searched,
             re: OnceLock::new(),
             re_long: OnceLock::new(),
@@ -251,6 +267,9 @@ impl LazyRegex {
         })
     }
     pub fn is_match(&self, s: &str) -> bool {
+        if s.len() < self.min_len {
+            return false;
+        }
         if let Some(m) = self.dfa_match(s) {
             return m;
         }
@@ -259,7 +278,7 @@ impl LazyRegex {
     /// Byte range of the first match. The DFA answers whether there is one
     /// (most texts have none); where it starts is the lazy engine's to find.
     pub fn find(&self, s: &str) -> Option<(usize, usize)> {
-        if self.dfa_match(s) == Some(false) {
+        if s.len() < self.min_len || self.dfa_match(s) == Some(false) {
             return None;
         }
         self.for_len(s.len())
@@ -325,6 +344,10 @@ pub struct Compiled {
     pub keywords: Vec<String>,
     /// Command scope: ids of `keywords` in [`RuleSet::cmd_keywords`].
     pub keyword_ids: Vec<usize>,
+    /// What a command must have for this condition to hold (see
+    /// [`crate::matcher::Features`]): a one-instruction test that turns most
+    /// rules away from most commands before any field is looked at.
+    pub needs: u32,
     pub text: Option<LazyRegex>,
     pub path: Option<LazyRegex>,
     pub content: Option<LazyRegex>,
@@ -442,7 +465,7 @@ fn compile_cond(
             .map(|l| resolve_names(l, sets, origin, id))
             .transpose()
     };
-    Ok(Compiled {
+    let mut compiled = Compiled {
         command: names(&c.command)?,
         flags: c.flags.clone(),
         option: match &c.option {
@@ -492,7 +515,10 @@ fn compile_cond(
             .as_ref()
             .map(|m| m.iter().map(|s| s.to_ascii_uppercase()).collect()),
         signal: c.signal.clone(),
-    })
+        needs: 0,
+    };
+    compiled.needs = crate::matcher::Features::needed_by(&compiled);
+    Ok(compiled)
 }
 
 impl RuleSet {
@@ -748,23 +774,29 @@ mod tests {
             .collect();
         texts.extend(parts);
         texts.extend(["".to_string(), "\u{e9}\u{ff}x".to_string()]);
-        assert!(
-            PACK_DFA_INDEX.len() > 80,
-            "build.rs prebuilt {} DFAs",
-            PACK_DFA_INDEX.len()
-        );
-        for (src, _, _) in PACK_DFA_INDEX {
+        let prebuilt = PACK_DFA_INDEX.iter().filter(|e| e.2 > 0).count();
+        assert!(prebuilt > 80, "build.rs prebuilt {prebuilt} DFAs");
+        for (src, _, len, min_len) in PACK_DFA_INDEX {
             let re = LazyRegex::new(src, Searched::Short);
             let lazy = build(src, false).unwrap();
-            assert!(pack_dfa(src).is_some(), "DFA of `{src}` does not load");
+            assert_eq!(pack_dfa(src).is_some(), *len > 0, "DFA of `{src}`");
             for t in texts.iter().chain([src.to_string()].iter()) {
-                assert_eq!(
-                    re.dfa_match(t),
-                    Some(lazy.is_match(t.as_bytes())),
-                    "`{src}` on {t:?}"
-                );
+                let want = lazy.is_match(t.as_bytes());
+                if *len > 0 {
+                    assert_eq!(re.dfa_match(t), Some(want), "`{src}` on {t:?}");
+                }
+                // The length gate never turns a match away.
+                assert_eq!(re.is_match(t), want, "`{src}` on {t:?}");
+                if want {
+                    let m = lazy.find(t.as_bytes()).unwrap();
+                    assert!(m.len() >= *min_len, "`{src}` matched {t:?} shorter than {min_len}");
+                }
             }
         }
+        assert!(
+            PACK_DFA_INDEX.iter().any(|e| e.3 >= 20),
+            "some pattern (wallet addresses, keys) needs a long text"
+        );
         // A pattern that is not the pack's has no DFA, and still matches.
         let own = LazyRegex::new("^local-only-rule$", Searched::Short);
         assert_eq!(own.dfa_match("local-only-rule"), None);
