@@ -51,7 +51,7 @@ const REGEX_KEYS: &[&str] = &[
 ];
 
 /// A DFA's serialized form is at most this large; past it, lazy.
-const MAX_DFA_BYTES: usize = 256 << 10;
+const MAX_DFA_BYTES: usize = 1 << 20;
 
 fn collect_regexes(v: &toml::Value, key: &str, out: &mut Vec<String>) {
     match v {
@@ -67,8 +67,8 @@ fn collect_regexes(v: &toml::Value, key: &str, out: &mut Vec<String>) {
 }
 
 /// `pack_dfas.bin` (the DFAs, little-endian, one after another) and
-/// `pack_dfas.rs` (a sorted table of pattern, offset, length, shortest match;
-/// length 0: no DFA).
+/// `pack_dfas.rs` (a sorted table of pattern, offset, length, shortest match,
+/// and the reverse DFA's offset and length; length 0: no DFA).
 fn write_dfas(pack: &toml::Value) {
     use regex_automata::{
         dfa::dense,
@@ -77,11 +77,28 @@ fn write_dfas(pack: &toml::Value) {
         MatchKind,
     };
     let mut sources = Vec::new();
+    // Patterns whose match position is reported (text, path and content
+    // rules, `find`), not only whether they match.
+    let mut located = Vec::new();
     if let Some(rules) = pack.get("rule") {
         collect_regexes(rules, "", &mut sources);
+        for rule in rules.as_array().into_iter().flatten() {
+            for cond in ["match", "then"] {
+                for key in ["text", "path", "content"] {
+                    if let Some(p) = rule.get(cond).and_then(|c| c.get(key)).and_then(|v| v.as_str()) {
+                        located.push(p.to_string());
+                    }
+                }
+            }
+        }
     }
     sources.sort();
     sources.dedup();
+    let align = |blob: &mut Vec<u8>| {
+        while blob.len() % 8 != 0 {
+            blob.push(0);
+        }
+    };
     let mut blob = Vec::new();
     let mut index = String::from("&[\n");
     for src in &sources {
@@ -114,19 +131,48 @@ fn write_dfas(pack: &toml::Value) {
             Err(_) => Vec::new(),
         };
         if bytes.len() > MAX_DFA_BYTES || bytes.is_empty() {
-            index.push_str(&format!("    ({src:?}, 0, 0, {min_len}),\n"));
+            index.push_str(&format!("    ({src:?}, 0, 0, {min_len}, 0, 0),\n"));
             continue;
         }
         // Each DFA starts 8-byte aligned in the blob (the blob itself is aligned at run time).
-        while blob.len() % 8 != 0 {
-            blob.push(0);
+        align(&mut blob);
+        let (off, len) = (blob.len(), bytes.len());
+        blob.extend_from_slice(&bytes);
+        // Where a match starts: the reverse DFA, run back from the end the
+        // forward DFA found, anchored there, longest match (as
+        // regex-automata's own DFA regex pairs them).
+        let (mut rev_off, mut rev_len) = (0, 0);
+        if located.contains(src) {
+            let rev = dense::Builder::new()
+                .syntax(syntax::Config::new().unicode(false).utf8(false))
+                .thompson(
+                    thompson::Config::new()
+                        .which_captures(WhichCaptures::None)
+                        .reverse(true),
+                )
+                .configure(
+                    dense::Config::new()
+                        .prefilter(None)
+                        .specialize_start_states(false)
+                        .start_kind(regex_automata::dfa::StartKind::Anchored)
+                        .match_kind(MatchKind::All)
+                        .dfa_size_limit(Some(MAX_DFA_BYTES))
+                        .determinize_size_limit(Some(4 * MAX_DFA_BYTES)),
+                )
+                .build(src);
+            if let Ok(rev) = rev {
+                let (bytes, pad) = rev.to_bytes_little_endian();
+                if bytes.len() - pad <= MAX_DFA_BYTES {
+                    align(&mut blob);
+                    rev_off = blob.len();
+                    rev_len = bytes.len() - pad;
+                    blob.extend_from_slice(&bytes[pad..]);
+                }
+            }
         }
         index.push_str(&format!(
-            "    ({src:?}, {}, {}, {min_len}),\n",
-            blob.len(),
-            bytes.len()
+            "    ({src:?}, {off}, {len}, {min_len}, {rev_off}, {rev_len}),\n"
         ));
-        blob.extend_from_slice(&bytes);
     }
     index.push_str("]\n");
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));

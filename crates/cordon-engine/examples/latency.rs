@@ -72,7 +72,8 @@ fn main() {
             .map(|(i, (l, _))| (check[i], l.as_str()))
             .collect();
         per.sort_unstable_by(|a, b| b.0.cmp(&a.0));
-        let tail: Vec<&str> = per.iter().take(lines.len() / 50).map(|(_, l)| *l).collect();
+        let frac: usize = std::env::var("SLOWEST_PER").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+        let tail: Vec<&str> = per.iter().take(lines.len() / frac).map(|(_, l)| *l).collect();
         std::fs::write(out, tail.join("\n") + "\n").expect("write SLOWEST_OUT");
     }
     // Per command, the median of its rounds: one number per call that a

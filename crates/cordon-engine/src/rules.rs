@@ -155,7 +155,7 @@ pub struct LazyRegex {
     re_long: OnceLock<Regex>,
     /// The DFA build.rs made of this pattern, when it is one of the shipped pack's.
     /// Boxed: a DFA value is large, and rules are moved while the pack is built.
-    dfa: OnceLock<Option<Box<PackDfa>>>,
+    dfa: OnceLock<Option<Box<PackDfas>>>,
 }
 
 /// Texts from this length on skip the prebuilt DFA for the prefiltered lazy
@@ -169,17 +169,33 @@ type PackDfa = regex_automata::dfa::dense::DFA<&'static [u32]>;
 struct Aligned<T: ?Sized>(T);
 static PACK_DFAS: &Aligned<[u8]> =
     &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/pack_dfas.bin")));
-/// (pattern, offset, length, shortest match in bytes) into [`PACK_DFAS`],
-/// sorted by pattern; length 0 for a pattern left to the lazy engine.
-static PACK_DFA_INDEX: &[(&str, usize, usize, usize)] =
+/// (pattern, offset, length, shortest match in bytes, reverse DFA offset and
+/// length) into [`PACK_DFAS`], sorted by pattern; length 0: no such DFA
+/// (the pattern is left to the lazy engine, or only asked whether it matches).
+static PACK_DFA_INDEX: &[(&str, usize, usize, usize, usize, usize)] =
     include!(concat!(env!("OUT_DIR"), "/pack_dfas.rs"));
 
-/// The prebuilt DFA of a pattern, if build.rs made one. Nothing is copied.
-fn pack_dfa(src: &str) -> Option<PackDfa> {
+/// A pattern's prebuilt DFAs: forward, and (for patterns whose match is
+/// located) reverse, to find where a match starts.
+#[derive(Debug)]
+struct PackDfas {
+    fwd: PackDfa,
+    rev: Option<PackDfa>,
+}
+
+/// The prebuilt DFAs of a pattern, if build.rs made them. Nothing is copied.
+fn pack_dfa(src: &str) -> Option<PackDfas> {
     let i = PACK_DFA_INDEX
         .binary_search_by(|(s, ..)| (*s).cmp(src))
         .ok()?;
-    let (_, off, len, _) = PACK_DFA_INDEX[i];
+    let (_, off, len, _, rev_off, rev_len) = PACK_DFA_INDEX[i];
+    Some(PackDfas {
+        fwd: load_dfa(off, len)?,
+        rev: load_dfa(rev_off, rev_len),
+    })
+}
+
+fn load_dfa(off: usize, len: usize) -> Option<PackDfa> {
     if len == 0 {
         return None;
     }
@@ -246,13 +262,40 @@ impl LazyRegex {
         if s.len() >= DFA_TEXT {
             return None;
         }
-        let dfa = self
-            .dfa
-            .get_or_init(|| pack_dfa(&self.src).map(Box::new))
-            .as_ref()?;
-        dfa.try_search_fwd(&Input::new(s.as_bytes()).earliest(true))
+        self.dfas()?
+            .fwd
+            .try_search_fwd(&Input::new(s.as_bytes()).earliest(true))
             .ok()
             .map(|m| m.is_some())
+    }
+    fn dfas(&self) -> Option<&PackDfas> {
+        self.dfa
+            .get_or_init(|| pack_dfa(&self.src).map(Box::new))
+            .as_deref()
+    }
+    /// The first match from the prebuilt DFAs (`Some(None)`: none), or
+    /// `None` when they cannot say: the end from the forward DFA (leftmost
+    /// first), the start from the reverse one, anchored at that end.
+    fn dfa_find(&self, s: &str) -> Option<Option<(usize, usize)>> {
+        use regex_automata::{dfa::Automaton, Anchored, Input};
+        if s.len() >= DFA_TEXT {
+            return None;
+        }
+        let dfas = self.dfas()?;
+        let rev = dfas.rev.as_ref()?;
+        let Some(end) = dfas.fwd.try_search_fwd(&Input::new(s.as_bytes())).ok()? else {
+            return Some(None);
+        };
+        let end = end.offset();
+        let start = rev
+            .try_search_rev(
+                &Input::new(s.as_bytes())
+                    .anchored(Anchored::Yes)
+                    .range(..end),
+            )
+            .ok()??
+            .offset();
+        Some(Some((start, end)))
     }
     /// The build for a text of `len` bytes.
     fn for_len(&self, len: usize) -> &Regex {
@@ -278,7 +321,13 @@ impl LazyRegex {
     /// Byte range of the first match. The DFA answers whether there is one
     /// (most texts have none); where it starts is the lazy engine's to find.
     pub fn find(&self, s: &str) -> Option<(usize, usize)> {
-        if s.len() < self.min_len || self.dfa_match(s) == Some(false) {
+        if s.len() < self.min_len {
+            return None;
+        }
+        if let Some(found) = self.dfa_find(s) {
+            return found;
+        }
+        if self.dfa_match(s) == Some(false) {
             return None;
         }
         self.for_len(s.len())
@@ -773,10 +822,15 @@ mod tests {
             .map(str::to_string)
             .collect();
         texts.extend(parts);
+        // Matches inside other text, to be located at the right start.
+        let framed: Vec<String> = texts.iter().map(|t| format!("a; {t}\n x")).collect();
+        texts.extend(framed);
         texts.extend(["".to_string(), "\u{e9}\u{ff}x".to_string()]);
         let prebuilt = PACK_DFA_INDEX.iter().filter(|e| e.2 > 0).count();
         assert!(prebuilt > 80, "build.rs prebuilt {prebuilt} DFAs");
-        for (src, _, len, min_len) in PACK_DFA_INDEX {
+        let reversed = PACK_DFA_INDEX.iter().filter(|e| e.5 > 0).count();
+        assert!(reversed >= 8, "build.rs prebuilt {reversed} reverse DFAs");
+        for (src, _, len, min_len, _, rev_len) in PACK_DFA_INDEX {
             let re = LazyRegex::new(src, Searched::Short);
             let lazy = build(src, false).unwrap();
             assert_eq!(pack_dfa(src).is_some(), *len > 0, "DFA of `{src}`");
@@ -787,6 +841,12 @@ mod tests {
                 }
                 // The length gate never turns a match away.
                 assert_eq!(re.is_match(t), want, "`{src}` on {t:?}");
+                // Both DFAs locate the match where the lazy engine does.
+                let lazy_at = lazy.find(t.as_bytes()).map(|m| (m.start(), m.end()));
+                if *rev_len > 0 {
+                    assert_eq!(re.dfa_find(t), Some(lazy_at), "`{src}` on {t:?}");
+                }
+                assert_eq!(re.find(t), lazy_at, "`{src}` on {t:?}");
                 if want {
                     let m = lazy.find(t.as_bytes()).unwrap();
                     assert!(m.len() >= *min_len, "`{src}` matched {t:?} shorter than {min_len}");
