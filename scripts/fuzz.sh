@@ -6,7 +6,7 @@
 #     scripts/fuzz.sh [SECONDS] [TARGET...]
 #
 #   SECONDS  how long each target runs (default 60)
-#   TARGET   analyze, check, episode, ingest (default: all, one after the other)
+#   TARGET   analyze, check, episode, ingest, tokens (default: all, one after the other)
 #
 # Targets (fuzz/fuzz_targets/):
 #   analyze  bytes -> lossy UTF-8 -> cordon_shell::analyze(.., Limits::default());
@@ -17,6 +17,8 @@
 #   episode  bytes -> JSONL lines of one agent (non-events become tool results) ->
 #            check + episode tracker + secret redaction; no panic, results never
 #            blocked, redaction idempotent.
+#   tokens   valid UTF-8 -> cordon_shell::tokens::tokenize and simple::parse; where they give tokens
+#            or a tree, brush-parser's own tokenizer and grammar give the very same (texts, positions).
 #   ingest   first byte picks a log format (or auto-detection), the rest is the log ->
 #            cordon_ingest::Reader; no panic, every line accounted for.
 #
@@ -47,7 +49,7 @@ cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${1:-60}"
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(analyze check episode ingest)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(analyze check episode ingest tokens)
 SANITIZER="${FUZZ_SANITIZER:-none}"
 JOBS="${FUZZ_JOBS:-1}"
 
@@ -68,7 +70,7 @@ seed() { # seed < text : one seed file per call, in every target's corpus
   local body
   body="$(cat; echo x)"; body="${body%x}"   # keep trailing newlines
   n=$((n + 1))
-  for t in analyze check episode ingest; do
+  for t in analyze check episode ingest tokens; do
     mkdir -p "fuzz/corpus/$t"
     printf '%s' "$body" > "fuzz/corpus/$t/seed-$(printf '%03d' "$n")"
   done

@@ -1697,10 +1697,12 @@ fn brush_parse(text: &str, opts: &brush_parser::ParserOptions) -> Option<ast::Pr
     if !lex::parser_safe(text) {
         return None;
     }
-    std::panic::catch_unwind(|| {
-        brush_parser::Parser::new(std::io::Cursor::new(text), opts)
+    std::panic::catch_unwind(|| match crate::tokens::tokenize(text) {
+        Some(tokens) => crate::simple::parse(&tokens)
+            .or_else(|| brush_parser::parse_tokens(&tokens, opts).ok()),
+        None => brush_parser::Parser::new(std::io::Cursor::new(text), opts)
             .parse_program()
-            .ok()
+            .ok(),
     })
     .ok()
     .flatten()
