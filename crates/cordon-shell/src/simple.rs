@@ -90,7 +90,10 @@ fn reserved(w: &str) -> bool {
 /// (`None` with `true`: leave the whole text to brush).
 fn assignment(w: &str) -> Result<Option<(&str, bool, &str)>, ()> {
     let b = w.as_bytes();
-    if !b.first().is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') {
+    if !b
+        .first()
+        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+    {
         return Ok(None);
     }
     let n = b
@@ -305,7 +308,7 @@ pub(crate) mod tests {
 
     /// Where this builds a tree, brush's grammar builds the same one.
     pub(crate) fn agrees(text: &str) {
-        let Some(tokens) = crate::tokens::tokenize(text) else {
+        let Ok(tokens) = crate::tokens::tokenize(text) else {
             return;
         };
         let Some(ours) = parse(&tokens) else { return };

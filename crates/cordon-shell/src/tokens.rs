@@ -39,8 +39,24 @@ enum Quote {
     Double,
 }
 
-/// Tokens of `text`, or `None` where brush's tokenizer must decide.
-pub fn tokenize(text: &str) -> Option<Vec<Token>> {
+/// Why [`tokenize`] gave no tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Declined {
+    /// Brush's tokenizer must decide (a here document inside `$(...)`, an
+    /// unterminated quote, ...).
+    ToBrush,
+    /// `$(`, `${` or `$[` nested deeper than [`MAX_DEPTH`]: brush's
+    /// tokenizer recurses once per level too, and ten thousand levels
+    /// overflow a worker thread's stack, so such text must not reach it.
+    TooDeep,
+}
+
+/// Deepest nesting of `$(`, `${` and `$[` tokenized (bash scripts rarely
+/// pass three; a frame per level, far from any stack's end).
+pub const MAX_DEPTH: u32 = 64;
+
+/// Tokens of `text`, or why not.
+pub fn tokenize(text: &str) -> Result<Vec<Token>, Declined> {
     let mut lexer = Lexer {
         text,
         at: 0,
@@ -52,59 +68,74 @@ pub fn tokenize(text: &str) -> Option<Vec<Token>> {
         arithmetic: false,
         lag: None,
         here_line: false,
+        depth: 0,
+        too_deep: false,
     };
-    let mut tokens = Vec::new();
-    // Here documents: brush holds back each `<<` and its tag, and the tokens
-    // after them to the end of the line, then gives each body (and its end
-    // tag) right after its tag.
-    let mut pending: Vec<Here> = Vec::new();
-    let mut operator: Option<(Token, bool)> = None;
-    loop {
-        lexer.here_line = operator.is_some() || !pending.is_empty();
-        let (token, end) = lexer.token(None, false)?;
-        let Some(token) = token else {
+    let tokens = lexer.all();
+    match tokens {
+        Some(t) => Ok(t),
+        None if lexer.too_deep => Err(Declined::TooDeep),
+        None => Err(Declined::ToBrush),
+    }
+}
+
+impl Lexer<'_> {
+    fn all(&mut self) -> Option<Vec<Token>> {
+        let lexer = self;
+        let mut tokens = Vec::new();
+        // Here documents: brush holds back each `<<` and its tag, and the tokens
+        // after them to the end of the line, then gives each body (and its end
+        // tag) right after its tag.
+        let mut pending: Vec<Here> = Vec::new();
+        let mut operator: Option<(Token, bool)> = None;
+        loop {
+            lexer.here_line = operator.is_some() || !pending.is_empty();
+            let (token, end) = lexer.token(None, false)?;
+            let Some(token) = token else {
+                if end == End::Input {
+                    return (pending.is_empty() && operator.is_none()).then_some(tokens);
+                }
+                continue;
+            };
+            // brush reads on past a token it holds back without starting a new
+            // one, so a blank that ended it does not move the next one's start.
+            let held =
+                matches!(end, End::HereOperator(_)) || operator.is_some() || !pending.is_empty();
+            if held && end == End::Blank {
+                lexer.lag = Some((*token.location().end).clone());
+            }
+            if let End::HereOperator(strip_tabs) = end {
+                operator = Some((token, strip_tabs));
+            } else if let Some((op, strip_tabs)) = operator.take() {
+                if matches!(&token, Token::Operator(o, _) if o == "\n") {
+                    return None; // no tag
+                }
+                let tag = format!("{}\n", token.to_str().trim_ascii_start());
+                let quoted = tag.contains(['\\', '\'', '"']);
+                pending.push(Here {
+                    end_tag: if quoted { unquote(&tag) } else { tag },
+                    strip_tabs,
+                    tokens: vec![op, token],
+                });
+            } else if let Some(last) = pending.last_mut() {
+                let newline = matches!(&token, Token::Operator(o, _) if o == "\n");
+                last.tokens.push(token);
+                if newline {
+                    for here in std::mem::take(&mut pending) {
+                        let mut held = here.tokens.into_iter();
+                        tokens.extend(held.by_ref().take(2));
+                        let (body, end_tag) = lexer.here_body(&here.end_tag, here.strip_tabs)?;
+                        tokens.push(body);
+                        tokens.push(end_tag);
+                        tokens.extend(held);
+                    }
+                }
+            } else {
+                tokens.push(token);
+            }
             if end == End::Input {
                 return (pending.is_empty() && operator.is_none()).then_some(tokens);
             }
-            continue;
-        };
-        // brush reads on past a token it holds back without starting a new
-        // one, so a blank that ended it does not move the next one's start.
-        let held = matches!(end, End::HereOperator(_)) || operator.is_some() || !pending.is_empty();
-        if held && end == End::Blank {
-            lexer.lag = Some((*token.location().end).clone());
-        }
-        if let End::HereOperator(strip_tabs) = end {
-            operator = Some((token, strip_tabs));
-        } else if let Some((op, strip_tabs)) = operator.take() {
-            if matches!(&token, Token::Operator(o, _) if o == "\n") {
-                return None; // no tag
-            }
-            let tag = format!("{}\n", token.to_str().trim_ascii_start());
-            let quoted = tag.contains(['\\', '\'', '"']);
-            pending.push(Here {
-                end_tag: if quoted { unquote(&tag) } else { tag },
-                strip_tabs,
-                tokens: vec![op, token],
-            });
-        } else if let Some(last) = pending.last_mut() {
-            let newline = matches!(&token, Token::Operator(o, _) if o == "\n");
-            last.tokens.push(token);
-            if newline {
-                for here in std::mem::take(&mut pending) {
-                    let mut held = here.tokens.into_iter();
-                    tokens.extend(held.by_ref().take(2));
-                    let (body, end_tag) = lexer.here_body(&here.end_tag, here.strip_tabs)?;
-                    tokens.push(body);
-                    tokens.push(end_tag);
-                    tokens.extend(held);
-                }
-            }
-        } else {
-            tokens.push(token);
-        }
-        if end == End::Input {
-            return (pending.is_empty() && operator.is_none()).then_some(tokens);
         }
     }
 }
@@ -148,6 +179,9 @@ struct Lexer<'a> {
     /// On a line whose here documents are still to come: brush's here-document
     /// state then reaches into `$(...)` and `${...}`, which is left to brush.
     here_line: bool,
+    /// `$(`, `${` and `$[` open around the cursor; past [`MAX_DEPTH`], `too_deep`.
+    depth: u32,
+    too_deep: bool,
 }
 
 /// The token being read.
@@ -284,7 +318,11 @@ impl Lexer<'_> {
 
     /// The next token, stopping early (unquoted) at `terminator`; inside
     /// `$(...)` blanks at a token's start are kept (`keep_blanks`).
-    fn token(&mut self, terminator: Option<char>, keep_blanks: bool) -> Option<(Option<Token>, End)> {
+    fn token(
+        &mut self,
+        terminator: Option<char>,
+        keep_blanks: bool,
+    ) -> Option<(Option<Token>, End)> {
         let mut p = Partial {
             start: self.lag.take().unwrap_or_else(|| self.pos.clone()),
             text: String::new(),
@@ -432,10 +470,7 @@ impl Lexer<'_> {
                 }
                 continue;
             }
-            if c == '('
-                && p.unquoted()
-                && p.text.ends_with(['@', '!', '?', '+', '*'])
-            {
+            if c == '(' && p.unquoted() && p.text.ends_with(['@', '!', '?', '+', '*']) {
                 // An extended glob, `@(a|b)`: taken whole up to its `)`.
                 self.bump();
                 p.text.push(c);
@@ -572,10 +607,33 @@ impl Lexer<'_> {
 
     /// The body of `$(`, `$((` or `$[` up to its close, rebuilt from its
     /// tokens as brush rebuilds it.
-    fn nested(&mut self, out: &mut String, close: char, open: &str, mut depth: u32) -> Option<()> {
+    /// Enters one more level of `$(`, `${` or `$[`; `None` past [`MAX_DEPTH`].
+    fn descend(&mut self) -> Option<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            self.too_deep = true;
+            return None;
+        }
+        Some(())
+    }
+
+    fn nested(&mut self, out: &mut String, close: char, open: &str, depth: u32) -> Option<()> {
         if self.here_line {
             return None;
         }
+        self.descend()?;
+        let done = self.nested_body(out, close, open, depth);
+        self.depth -= 1;
+        done
+    }
+
+    fn nested_body(
+        &mut self,
+        out: &mut String,
+        close: char,
+        open: &str,
+        mut depth: u32,
+    ) -> Option<()> {
         loop {
             let (token, end) = self.token(Some(close), true)?;
             if let Some(t) = token {
@@ -606,6 +664,13 @@ impl Lexer<'_> {
         if self.here_line {
             return None;
         }
+        self.descend()?;
+        let done = self.braced_body(out);
+        self.depth -= 1;
+        done
+    }
+
+    fn braced_body(&mut self, out: &mut String) -> Option<()> {
         loop {
             let (token, end) = self.token(Some('}'), false)?;
             if let Some(t) = token {
@@ -630,7 +695,7 @@ mod tests {
 
     /// Same tokens as brush's tokenizer, or `None` where brush fails or meets a here document.
     pub(crate) fn agrees(text: &str) {
-        let ours = tokenize(text);
+        let ours = tokenize(text).ok();
         let theirs = std::panic::catch_unwind(|| {
             brush_parser::uncached_tokenize_str(text, &Default::default())
         });

@@ -1697,10 +1697,13 @@ fn brush_parse(text: &str, opts: &brush_parser::ParserOptions) -> Option<ast::Pr
     if !lex::parser_safe(text) {
         return None;
     }
-    std::panic::catch_unwind(|| match crate::tokens::tokenize(text) {
-        Some(tokens) => crate::simple::parse(&tokens)
+    use crate::tokens::{tokenize, Declined};
+    std::panic::catch_unwind(|| match tokenize(text) {
+        Ok(tokens) => crate::simple::parse(&tokens)
             .or_else(|| brush_parser::parse_tokens(&tokens, opts).ok()),
-        None => brush_parser::Parser::new(std::io::Cursor::new(text), opts)
+        // Nesting that deep would overflow brush's tokenizer's stack too.
+        Err(Declined::TooDeep) => None,
+        Err(Declined::ToBrush) => brush_parser::Parser::new(std::io::Cursor::new(text), opts)
             .parse_program()
             .ok(),
     })
@@ -2133,5 +2136,29 @@ mod tests {
         let nested = "bash -c ".repeat(50) + "id";
         let a = analyze(&nested, &Limits::default());
         assert!(a.commands.len() < 50);
+    }
+
+    #[test]
+    fn deep_parameter_expansions_fit_a_worker_stack() {
+        // `check --jsonl` analyses on worker threads (2 MiB stacks): ten
+        // thousand nested `${` once overflowed one in the tokenizer.
+        let n = 10_000;
+        let texts = [
+            format!("echo {}x{}", "${a:-".repeat(n), "}".repeat(n)),
+            format!("echo \"{}x{}\"", "${a:-\"".repeat(n), "\"}".repeat(n)),
+            format!("echo {}1{}", "$[1+".repeat(n), "]".repeat(n)),
+            format!("echo {}1{}", "${a:-$[1+".repeat(n / 2), "]}".repeat(n / 2)),
+        ];
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                for t in &texts {
+                    let a = analyze(t, &Limits::default());
+                    assert!(a.commands.iter().any(|c| c.name == "echo"), "{}", &t[..40]);
+                }
+            })
+            .unwrap()
+            .join()
+            .expect("analysis finished on a 2 MiB stack");
     }
 }
