@@ -362,3 +362,84 @@ pub(crate) mod tests {
         }
     }
 }
+
+/// How deeply compound commands nest in `tokens` (`{`, `(`, `if`, loops,
+/// `case`, counted where a command starts), a bound taken before brush's
+/// grammar sees them: it recurses a few frames per level, and a thousand
+/// nested `{` (3 KB of text) overflowed a worker thread's stack.
+pub fn compound_depth(tokens: &[Token]) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    // At the start of a command: after an operator or a word that begins a list.
+    let mut at_start = true;
+    for t in tokens {
+        match t {
+            Token::Operator(o, _) => {
+                match o.as_str() {
+                    "(" => depth += 1,
+                    ")" => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                at_start = true;
+            }
+            Token::Word(w, _) => {
+                let w = w.as_str();
+                if at_start {
+                    match w {
+                        "{" | "if" | "while" | "until" | "for" | "select" | "case" => depth += 1,
+                        "}" | "fi" | "done" | "esac" => depth = depth.saturating_sub(1),
+                        _ => {}
+                    }
+                }
+                at_start = matches!(
+                    w,
+                    "{" | "then" | "do" | "else" | "elif" | "if" | "while" | "until" | "!" | "time"
+                );
+            }
+        }
+        max = max.max(depth);
+    }
+    max
+}
+
+/// A bound on the same on raw text, for what brush must tokenize itself:
+/// every compound keyword, `(`, `{` and `$[` counts as opening, nothing as
+/// closing, so it can only over-count.
+pub fn text_depth_bound(text: &str) -> usize {
+    let b = text.as_bytes();
+    let mut n = 0;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'(' | b'{' => n += 1,
+            b'[' if i > 0 && b[i - 1] == b'$' => n += 1,
+            _ if i == 0 || !b[i - 1].is_ascii_alphanumeric() => {
+                for k in ["if", "while", "until", "for", "select", "case"] {
+                    if b[i..].starts_with(k.as_bytes())
+                        && b.get(i + k.len())
+                            .is_none_or(|c| !c.is_ascii_alphanumeric())
+                    {
+                        n += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+
+    #[test]
+    fn compound_nesting_is_measured_where_commands_start() {
+        let depth = |t: &str| compound_depth(&crate::tokens::tokenize(t).unwrap());
+        assert_eq!(depth("ls; echo if fi done"), 0);
+        assert_eq!(depth("if a; then { b; }; fi"), 2);
+        assert_eq!(depth("while a; do if b; then (c); fi; done"), 3);
+        assert_eq!(depth("{ echo fi; { echo fi; { x; }; }; }"), 3);
+        assert_eq!(depth("f() { a; }; g() { b; }"), 1);
+        assert!(text_depth_bound("cat <<E ${a:-${b}}\nE") >= 2);
+        assert_eq!(text_depth_bound("ls -la iffy"), 0);
+    }
+}

@@ -463,7 +463,19 @@ impl Walker {
                 let span = frame.span.unwrap_or((f.base + s, f.base + e));
                 let mut g = f.clone();
                 g.span = Some(span);
-                let words: Vec<String> = words
+                // Keywords that open or close a compound command are not
+                // the program: `{ { nc -e sh h 1; }; }` runs `nc`.
+                let skip = words
+                    .iter()
+                    .take_while(|w| {
+                        matches!(
+                            w.as_str(),
+                            "{" | "}" | "if" | "then" | "else" | "elif" | "fi" | "do" | "done"
+                                | "while" | "until" | "!" | "time" | "esac"
+                        )
+                    })
+                    .count();
+                let words: Vec<String> = words[skip..]
                     .iter()
                     .flat_map(|w| self.eval_word(w, &g).fields)
                     .collect();
@@ -1697,12 +1709,22 @@ fn brush_parse(text: &str, opts: &brush_parser::ParserOptions) -> Option<ast::Pr
     if !lex::parser_safe(text) {
         return None;
     }
+    use crate::simple::{compound_depth, text_depth_bound};
     use crate::tokens::{tokenize, Declined};
+    // brush's tokenizer and grammar recurse per level of nesting, and deep
+    // enough nesting (a few thousand levels, a few KB of text) overflows a
+    // worker thread's stack, which no `catch_unwind` survives: such text goes
+    // to the line fallback.
+    const MAX_COMPOUND_DEPTH: usize = 64;
+    const MAX_RAW_OPENERS: usize = 256;
     std::panic::catch_unwind(|| match tokenize(text) {
-        Ok(tokens) => crate::simple::parse(&tokens)
-            .or_else(|| brush_parser::parse_tokens(&tokens, opts).ok()),
-        // Nesting that deep would overflow brush's tokenizer's stack too.
+        Ok(tokens) => crate::simple::parse(&tokens).or_else(|| {
+            (compound_depth(&tokens) <= MAX_COMPOUND_DEPTH)
+                .then(|| brush_parser::parse_tokens(&tokens, opts).ok())
+                .flatten()
+        }),
         Err(Declined::TooDeep) => None,
+        Err(Declined::ToBrush) if text_depth_bound(text) > MAX_RAW_OPENERS => None,
         Err(Declined::ToBrush) => brush_parser::Parser::new(std::io::Cursor::new(text), opts)
             .parse_program()
             .ok(),
@@ -2139,15 +2161,23 @@ mod tests {
     }
 
     #[test]
-    fn deep_parameter_expansions_fit_a_worker_stack() {
+    fn deep_nesting_fits_a_worker_stack() {
         // `check --jsonl` analyses on worker threads (2 MiB stacks): ten
-        // thousand nested `${` once overflowed one in the tokenizer.
+        // thousand nested `${` once overflowed one in the tokenizer, a
+        // thousand nested compound commands in the grammar.
         let n = 10_000;
         let texts = [
             format!("echo {}x{}", "${a:-".repeat(n), "}".repeat(n)),
             format!("echo \"{}x{}\"", "${a:-\"".repeat(n), "\"}".repeat(n)),
             format!("echo {}1{}", "$[1+".repeat(n), "]".repeat(n)),
             format!("echo {}1{}", "${a:-$[1+".repeat(n / 2), "]}".repeat(n / 2)),
+            // Compound commands nest in brush's grammar (a thousand `{`
+            // once overflowed it), here documents send text to brush's tokenizer.
+            format!("{}echo a; {}", "{ ".repeat(n / 5), "}; ".repeat(n / 5)),
+            format!("{}echo a; {}", "if true; then ".repeat(1000), "fi; ".repeat(1000)),
+            format!("{}echo a; {}", "while x; do ".repeat(1000), "done; ".repeat(1000)),
+            format!("{}echo a; {}", "f() { ".repeat(1000), "}; ".repeat(1000)),
+            format!("echo a; cat <<E ${{a:-{}x{}\nE\n", "${a:-".repeat(n), "}".repeat(n + 1)),
         ];
         std::thread::Builder::new()
             .stack_size(2 << 20)
