@@ -208,20 +208,37 @@ impl Features {
     const NAME_TRICKS: u32 = 1 << 12;
     const NO_NAME_TRICKS: u32 = 1 << 13;
 
+    /// The facts that hold one way or the other (privileged, interactive
+    /// shell, runs its stdin, a name built with tricks), as (yes, no) bits.
+    const TWO_SIDED: [(u32, u32); 4] = [
+        (Self::PRIVILEGED, Self::UNPRIVILEGED),
+        (Self::INTERACTIVE, Self::NOT_INTERACTIVE),
+        (Self::RUNS_STDIN, Self::NOT_RUNS_STDIN),
+        (Self::NAME_TRICKS, Self::NO_NAME_TRICKS),
+    ];
+
+    fn two_sided(values: [Option<bool>; 4]) -> u32 {
+        Self::TWO_SIDED
+            .iter()
+            .zip(values)
+            .map(|(&(yes, no), v)| match v {
+                Some(true) => yes,
+                Some(false) => no,
+                None => 0,
+            })
+            .fold(0, |a, b| a | b)
+    }
+
     pub fn of(c: &Command) -> u32 {
-        let pick = |cond: bool, yes: u32, no: u32| if cond { yes } else { no };
-        let mut f = pick(c.privileged, Self::PRIVILEGED, Self::UNPRIVILEGED)
-            | pick(c.interactive_shell, Self::INTERACTIVE, Self::NOT_INTERACTIVE)
-            | pick(c.runs_stdin, Self::RUNS_STDIN, Self::NOT_RUNS_STDIN)
-            | pick(
-                c.name_built && !c.tricks.is_empty(),
-                Self::NAME_TRICKS,
-                Self::NO_NAME_TRICKS,
-            );
-        f |= pick(c.code.is_some(), Self::CODE, 0)
-            | pick(!c.redirects.is_empty(), Self::REDIRECT, 0)
-            | pick(!c.assignments.is_empty(), Self::ASSIGN, 0)
-            | pick(!c.args().is_empty(), Self::ARGS, 0);
+        let name_tricks = c.name_built && !c.tricks.is_empty();
+        let mut f = Self::two_sided(
+            [c.privileged, c.interactive_shell, c.runs_stdin, name_tricks].map(Some),
+        );
+        let has = |cond: bool, bit: u32| if cond { bit } else { 0 };
+        f |= has(c.code.is_some(), Self::CODE)
+            | has(!c.redirects.is_empty(), Self::REDIRECT)
+            | has(!c.assignments.is_empty(), Self::ASSIGN)
+            | has(!c.args().is_empty(), Self::ARGS);
         f |= match c.stdin {
             Stdin::File(_) => Self::STDIN_FILE,
             Stdin::Pipe(_) => Self::STDIN_PIPE,
@@ -231,15 +248,7 @@ impl Features {
     }
 
     pub fn needed_by(w: &Compiled) -> u32 {
-        let pick = |v: Option<bool>, yes: u32, no: u32| match v {
-            Some(true) => yes,
-            Some(false) => no,
-            None => 0,
-        };
-        let mut n = pick(w.privileged, Self::PRIVILEGED, Self::UNPRIVILEGED)
-            | pick(w.interactive_shell, Self::INTERACTIVE, Self::NOT_INTERACTIVE)
-            | pick(w.runs_stdin, Self::RUNS_STDIN, Self::NOT_RUNS_STDIN)
-            | pick(w.name_built, Self::NAME_TRICKS, Self::NO_NAME_TRICKS);
+        let mut n = Self::two_sided([w.privileged, w.interactive_shell, w.runs_stdin, w.name_built]);
         if w.code.is_some() || !w.code_all.is_empty() || w.lang.is_some() {
             n |= Self::CODE;
         }

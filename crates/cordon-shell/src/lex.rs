@@ -225,6 +225,51 @@ pub fn parser_safe(text: &str) -> bool {
     true
 }
 
+/// Whether every here document in `text` (`<<TAG`, `<<-TAG`, anywhere,
+/// inside `$(...)` too) has a later line that ends it. brush-parser 0.4's
+/// tokenizer loops forever allocating (24 GB, found by fuzzing) on some
+/// unterminated here documents inside `$(...)`; texts where this fails never
+/// reach it. Over-strict on purpose: `$((1<<2))` looks like a here document
+/// whose tag is `2`, which costs such a text the line fallback, nothing more.
+pub fn heredocs_terminated(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while let Some(p) = text[i..].find('<') {
+        // A run of `<` is read as the tokenizer reads operators, longest
+        // first: `<<<` (here strings) while three remain, then `<<` (a here
+        // document) or `<`. So `<<<<<` holds a here document.
+        let at = i + p;
+        let run = b[at..].iter().take_while(|&&c| c == b'<').count();
+        i = at + run;
+        if run % 3 != 2 {
+            continue;
+        }
+        let strip_tabs = b.get(i) == Some(&b'-');
+        let mut j = i + strip_tabs as usize;
+        while j < b.len() && (b[j] == b' ' || b[j] == b'\t') {
+            j += 1;
+        }
+        let mut tag = String::new();
+        while j < b.len() && !b" \t\n;|&<>()".contains(&b[j]) {
+            if !matches!(b[j], b'\'' | b'"' | b'\\') {
+                tag.push(b[j] as char);
+            }
+            j += 1;
+        }
+        let Some(nl) = text[j..].find('\n').map(|q| j + q + 1) else {
+            return false;
+        };
+        let ends = text[nl..].lines().any(|l| {
+            let l = if strip_tabs { l.trim_start_matches('\t') } else { l };
+            l.as_bytes() == tag.as_bytes()
+        });
+        if !ends {
+            return false;
+        }
+    }
+    true
+}
+
 /// A command of a plain list (see [`plain_list`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlainCommand {
@@ -519,6 +564,33 @@ mod tests {
             "ls 123456789>x",
         ] {
             assert!(parser_safe(good), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn unterminated_heredocs_are_found() {
+        for ok in [
+            "ls",
+            "cat <<EOF\nx\nEOF",
+            "x=$(cat <<'E'\nbody\nE\n)",
+            "cat <<-\"T\" | sh\n\tbody\n\tT\n",
+            "cat <<< word",
+            "cat <<A <<B\na\nA\nb\nB",
+            "cat <<<<<< x",
+            "cat <<<< x",
+        ] {
+            assert!(heredocs_terminated(ok), "{ok:?}");
+        }
+        for bad in [
+            "cat <<EOF",
+            "cat <<EOF\nbody",
+            "x=$(cat <<E\nbody\nF\n)",
+            "bash <<-EOF2\n\techo\n\tEOF1\n",
+            "cat <<A <<B\na\nA\n",
+            "echo $((1<<2))",
+            "echo a<<<<<b",
+        ] {
+            assert!(!heredocs_terminated(bad), "{bad:?}");
         }
     }
 

@@ -1724,7 +1724,11 @@ fn brush_parse(text: &str, opts: &brush_parser::ParserOptions) -> Option<ast::Pr
                 .flatten()
         }),
         Err(Declined::TooDeep) => None,
-        Err(Declined::ToBrush) if text_depth_bound(text) > MAX_RAW_OPENERS => None,
+        Err(Declined::ToBrush)
+            if text_depth_bound(text) > MAX_RAW_OPENERS || !lex::heredocs_terminated(text) =>
+        {
+            None
+        }
         Err(Declined::ToBrush) => brush_parser::Parser::new(std::io::Cursor::new(text), opts)
             .parse_program()
             .ok(),
