@@ -80,8 +80,8 @@ pub fn tokenize(text: &str) -> Result<Vec<Token>, Declined> {
 }
 
 impl Lexer<'_> {
+    /// Every token of the text, here documents in brush's order.
     fn all(&mut self) -> Option<Vec<Token>> {
-        let lexer = self;
         let mut tokens = Vec::new();
         // Here documents: brush holds back each `<<` and its tag, and the tokens
         // after them to the end of the line, then gives each body (and its end
@@ -89,8 +89,8 @@ impl Lexer<'_> {
         let mut pending: Vec<Here> = Vec::new();
         let mut operator: Option<(Token, bool)> = None;
         loop {
-            lexer.here_line = operator.is_some() || !pending.is_empty();
-            let (token, end) = lexer.token(None, false)?;
+            self.here_line = operator.is_some() || !pending.is_empty();
+            let (token, end) = self.token(None, false)?;
             let Some(token) = token else {
                 if end == End::Input {
                     return (pending.is_empty() && operator.is_none()).then_some(tokens);
@@ -102,7 +102,7 @@ impl Lexer<'_> {
             let held =
                 matches!(end, End::HereOperator(_)) || operator.is_some() || !pending.is_empty();
             if held && end == End::Blank {
-                lexer.lag = Some((*token.location().end).clone());
+                self.lag = Some((*token.location().end).clone());
             }
             if let End::HereOperator(strip_tabs) = end {
                 operator = Some((token, strip_tabs));
@@ -124,7 +124,7 @@ impl Lexer<'_> {
                     for here in std::mem::take(&mut pending) {
                         let mut held = here.tokens.into_iter();
                         tokens.extend(held.by_ref().take(2));
-                        let (body, end_tag) = lexer.here_body(&here.end_tag, here.strip_tabs)?;
+                        let (body, end_tag) = self.here_body(&here.end_tag, here.strip_tabs)?;
                         tokens.push(body);
                         tokens.push(end_tag);
                         tokens.extend(held);
