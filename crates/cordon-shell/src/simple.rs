@@ -365,10 +365,13 @@ pub(crate) mod tests {
 
 /// How deeply compound commands nest in `tokens` (`{`, `(`, `if`, loops,
 /// `case`, counted where a command starts), a bound taken before brush's
-/// grammar sees them: it recurses a few frames per level, and a thousand
-/// nested `{` (3 KB of text) overflowed a worker thread's stack.
-pub fn compound_depth(tokens: &[Token]) -> usize {
+/// grammar sees them: it recurses a few frames per level (a thousand nested
+/// `{`, 3 KB of text, overflowed a worker thread's stack) and backtracks
+/// exponentially on nested `case`.
+pub fn compound_depth(tokens: &[Token]) -> Nesting {
     let (mut depth, mut max) = (0usize, 0usize);
+    // `case` apart: each pattern's `)` would cancel it in `depth`.
+    let (mut cases, mut max_cases) = (0usize, 0usize);
     // At the start of a command: after an operator or a word that begins a list.
     let mut at_start = true;
     for t in tokens {
@@ -385,8 +388,10 @@ pub fn compound_depth(tokens: &[Token]) -> usize {
                 let w = w.as_str();
                 if at_start {
                     match w {
-                        "{" | "if" | "while" | "until" | "for" | "select" | "case" => depth += 1,
-                        "}" | "fi" | "done" | "esac" => depth = depth.saturating_sub(1),
+                        "{" | "if" | "while" | "until" | "for" | "select" => depth += 1,
+                        "}" | "fi" | "done" => depth = depth.saturating_sub(1),
+                        "case" => cases += 1,
+                        "esac" => cases = cases.saturating_sub(1),
                         _ => {}
                     }
                 }
@@ -396,9 +401,24 @@ pub fn compound_depth(tokens: &[Token]) -> usize {
                 );
             }
         }
-        max = max.max(depth);
+        max = max.max(depth + cases);
+        max_cases = max_cases.max(cases);
     }
-    max
+    Nesting {
+        depth: max,
+        cases: max_cases,
+    }
+}
+
+/// What [`compound_depth`] measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Nesting {
+    /// Deepest nesting of compound commands of any kind.
+    pub depth: usize,
+    /// Deepest nesting of `case` alone: brush's grammar backtracks
+    /// exponentially on nested `case` (20 levels, 300 bytes, took 1.4 s;
+    /// 24 did not finish in 10 s).
+    pub cases: usize,
 }
 
 /// A bound on the same on raw text, for what brush must tokenize itself:
@@ -427,13 +447,30 @@ pub fn text_depth_bound(text: &str) -> usize {
     n
 }
 
+/// Whole-word `case` in raw text, nested or not: the bound on `case`
+/// nesting for what brush must tokenize itself (over-counts, never under).
+pub fn case_words(text: &str) -> usize {
+    let b = text.as_bytes();
+    let word = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
+    text.match_indices("case")
+        .filter(|(i, _)| !word(i.checked_sub(1).and_then(|j| b.get(j))) && !word(b.get(i + 4)))
+        .count()
+}
+
 #[cfg(test)]
 mod depth_tests {
     use super::*;
 
     #[test]
     fn compound_nesting_is_measured_where_commands_start() {
-        let depth = |t: &str| compound_depth(&crate::tokens::tokenize(t).unwrap());
+        let depth = |t: &str| compound_depth(&crate::tokens::tokenize(t).unwrap()).depth;
+        let cases = |t: &str| compound_depth(&crate::tokens::tokenize(t).unwrap()).cases;
+        assert_eq!(cases("case x in x) case y in y) a;; esac;; esac"), 2);
+        assert_eq!(
+            cases("case x in a) b;; c) d;; esac; case y in y) z;; esac"),
+            1
+        );
+        assert_eq!(depth("if a; then case x in x) b;; esac; fi"), 2);
         assert_eq!(depth("ls; echo if fi done"), 0);
         assert_eq!(depth("if a; then { b; }; fi"), 2);
         assert_eq!(depth("while a; do if b; then (c); fi; done"), 3);
@@ -441,5 +478,6 @@ mod depth_tests {
         assert_eq!(depth("f() { a; }; g() { b; }"), 1);
         assert!(text_depth_bound("cat <<E ${a:-${b}}\nE") >= 2);
         assert_eq!(text_depth_bound("ls -la iffy"), 0);
+        assert_eq!(case_words("case x in x) case_y;; esac; lowercase; case"), 2);
     }
 }

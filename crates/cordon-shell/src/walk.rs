@@ -470,8 +470,19 @@ impl Walker {
                     .take_while(|w| {
                         matches!(
                             w.as_str(),
-                            "{" | "}" | "if" | "then" | "else" | "elif" | "fi" | "do" | "done"
-                                | "while" | "until" | "!" | "time" | "esac"
+                            "{" | "}"
+                                | "if"
+                                | "then"
+                                | "else"
+                                | "elif"
+                                | "fi"
+                                | "do"
+                                | "done"
+                                | "while"
+                                | "until"
+                                | "!"
+                                | "time"
+                                | "esac"
                         )
                     })
                     .count();
@@ -1709,23 +1720,28 @@ fn brush_parse(text: &str, opts: &brush_parser::ParserOptions) -> Option<ast::Pr
     if !lex::parser_safe(text) {
         return None;
     }
-    use crate::simple::{compound_depth, text_depth_bound};
+    use crate::simple::{case_words, compound_depth, text_depth_bound};
     use crate::tokens::{tokenize, Declined};
     // brush's tokenizer and grammar recurse per level of nesting, and deep
     // enough nesting (a few thousand levels, a few KB of text) overflows a
     // worker thread's stack, which no `catch_unwind` survives: such text goes
     // to the line fallback.
+    // Its grammar also backtracks exponentially on nested `case`.
     const MAX_COMPOUND_DEPTH: usize = 64;
+    const MAX_CASE_DEPTH: usize = 8;
     const MAX_RAW_OPENERS: usize = 256;
     std::panic::catch_unwind(|| match tokenize(text) {
         Ok(tokens) => crate::simple::parse(&tokens).or_else(|| {
-            (compound_depth(&tokens) <= MAX_COMPOUND_DEPTH)
+            let nesting = compound_depth(&tokens);
+            (nesting.depth <= MAX_COMPOUND_DEPTH && nesting.cases <= MAX_CASE_DEPTH)
                 .then(|| brush_parser::parse_tokens(&tokens, opts).ok())
                 .flatten()
         }),
         Err(Declined::TooDeep) => None,
         Err(Declined::ToBrush)
-            if text_depth_bound(text) > MAX_RAW_OPENERS || !lex::heredocs_terminated(text) =>
+            if text_depth_bound(text) > MAX_RAW_OPENERS
+                || case_words(text) > MAX_CASE_DEPTH
+                || !lex::heredocs_terminated(text) =>
         {
             None
         }
@@ -2165,10 +2181,11 @@ mod tests {
     }
 
     #[test]
-    fn deep_nesting_fits_a_worker_stack() {
+    fn deep_nesting_fits_a_worker_stack_and_time() {
         // `check --jsonl` analyses on worker threads (2 MiB stacks): ten
         // thousand nested `${` once overflowed one in the tokenizer, a
-        // thousand nested compound commands in the grammar.
+        // thousand nested compound commands in the grammar. (A hang here
+        // shows as the suite's timeout.)
         let n = 10_000;
         let texts = [
             format!("echo {}x{}", "${a:-".repeat(n), "}".repeat(n)),
@@ -2178,10 +2195,33 @@ mod tests {
             // Compound commands nest in brush's grammar (a thousand `{`
             // once overflowed it), here documents send text to brush's tokenizer.
             format!("{}echo a; {}", "{ ".repeat(n / 5), "}; ".repeat(n / 5)),
-            format!("{}echo a; {}", "if true; then ".repeat(1000), "fi; ".repeat(1000)),
-            format!("{}echo a; {}", "while x; do ".repeat(1000), "done; ".repeat(1000)),
+            format!(
+                "{}echo a; {}",
+                "if true; then ".repeat(1000),
+                "fi; ".repeat(1000)
+            ),
+            format!(
+                "{}echo a; {}",
+                "while x; do ".repeat(1000),
+                "done; ".repeat(1000)
+            ),
             format!("{}echo a; {}", "f() { ".repeat(1000), "}; ".repeat(1000)),
-            format!("echo a; cat <<E ${{a:-{}x{}\nE\n", "${a:-".repeat(n), "}".repeat(n + 1)),
+            format!(
+                "echo a; cat <<E ${{a:-{}x{}\nE\n",
+                "${a:-".repeat(n),
+                "}".repeat(n + 1)
+            ),
+            // Nested `case` made brush's grammar backtrack exponentially (24 levels: over 10 s).
+            format!(
+                "{}echo a;; {}",
+                "case x in x) ".repeat(64),
+                "esac; ".repeat(64)
+            ),
+            format!(
+                "cat <<E $(x)\nbody\nE\n{}echo a;; {}",
+                "case x in x) ".repeat(64),
+                "esac; ".repeat(64)
+            ),
         ];
         std::thread::Builder::new()
             .stack_size(2 << 20)
