@@ -145,8 +145,8 @@ pub struct OptionCond {
 #[derive(Debug)]
 pub struct LazyRegex {
     pub src: String,
-    /// No text shorter than this matches (see [`pack_min_len`]).
-    min_len: usize,
+    /// Its entry in [`PACK_DFA_INDEX`], for a pattern of the shipped pack.
+    pack: Option<usize>,
     /// What the pattern runs over (see [`Searched`]).
     searched: Searched,
     /// Without a literal prefilter: short texts, and every text of a pattern run on short strings.
@@ -183,11 +183,15 @@ struct PackDfas {
     rev: Option<PackDfa>,
 }
 
-/// The prebuilt DFAs of a pattern, if build.rs made them. Nothing is copied.
-fn pack_dfa(src: &str) -> Option<PackDfas> {
-    let i = PACK_DFA_INDEX
+/// Where a pattern of the shipped pack sits in [`PACK_DFA_INDEX`].
+fn pack_entry(src: &str) -> Option<usize> {
+    PACK_DFA_INDEX
         .binary_search_by(|(s, ..)| (*s).cmp(src))
-        .ok()?;
+        .ok()
+}
+
+/// The prebuilt DFAs of index entry `i`, if build.rs made them. Nothing is copied.
+fn pack_dfa(i: usize) -> Option<PackDfas> {
     let (_, off, len, _, rev_off, rev_len) = PACK_DFA_INDEX[i];
     Some(PackDfas {
         fwd: load_dfa(off, len)?,
@@ -234,20 +238,11 @@ pub enum Searched {
 /// a few hundred bytes) building none cut 5% of all instructions.
 const LONG_TEXT: usize = 4096;
 
-/// The shortest text a pack pattern can match, as build.rs measured it (0
-/// for patterns not in the pack: no text is too short for them).
-fn pack_min_len(src: &str) -> usize {
-    PACK_DFA_INDEX
-        .binary_search_by(|(s, ..)| (*s).cmp(src))
-        .map(|i| PACK_DFA_INDEX[i].3)
-        .unwrap_or(0)
-}
-
 impl LazyRegex {
     fn new(src: &str, searched: Searched) -> LazyRegex {
         LazyRegex {
             src: src.to_string(),
-            min_len: pack_min_len(src),
+            pack: pack_entry(src),
             searched,
             re: OnceLock::new(),
             re_long: OnceLock::new(),
@@ -270,7 +265,7 @@ impl LazyRegex {
     }
     fn dfas(&self) -> Option<&PackDfas> {
         self.dfa
-            .get_or_init(|| pack_dfa(&self.src).map(Box::new))
+            .get_or_init(|| self.pack.and_then(pack_dfa).map(Box::new))
             .as_deref()
     }
     /// The first match from the prebuilt DFAs (`Some(None)`: none), or
@@ -309,8 +304,13 @@ impl LazyRegex {
                 .unwrap_or_else(|_| build("$^", false).expect("never-matching regex"))
         })
     }
+    /// The shortest text the pattern can match, as build.rs measured it (0
+    /// for patterns not in the pack: no text is too short for them).
+    fn min_len(&self) -> usize {
+        self.pack.map_or(0, |i| PACK_DFA_INDEX[i].3)
+    }
     pub fn is_match(&self, s: &str) -> bool {
-        if s.len() < self.min_len {
+        if s.len() < self.min_len() {
             return false;
         }
         if let Some(m) = self.dfa_match(s) {
@@ -321,7 +321,7 @@ impl LazyRegex {
     /// Byte range of the first match. The DFA answers whether there is one
     /// (most texts have none); where it starts is the lazy engine's to find.
     pub fn find(&self, s: &str) -> Option<(usize, usize)> {
-        if s.len() < self.min_len {
+        if s.len() < self.min_len() {
             return None;
         }
         if let Some(found) = self.dfa_find(s) {
@@ -833,7 +833,11 @@ mod tests {
         for (src, _, len, min_len, _, rev_len) in PACK_DFA_INDEX {
             let re = LazyRegex::new(src, Searched::Short);
             let lazy = build(src, false).unwrap();
-            assert_eq!(pack_dfa(src).is_some(), *len > 0, "DFA of `{src}`");
+            assert_eq!(
+                pack_entry(src).and_then(pack_dfa).is_some(),
+                *len > 0,
+                "DFA of `{src}`"
+            );
             for t in texts.iter().chain([src.to_string()].iter()) {
                 let want = lazy.is_match(t.as_bytes());
                 if *len > 0 {
@@ -849,7 +853,10 @@ mod tests {
                 assert_eq!(re.find(t), lazy_at, "`{src}` on {t:?}");
                 if want {
                     let m = lazy.find(t.as_bytes()).unwrap();
-                    assert!(m.len() >= *min_len, "`{src}` matched {t:?} shorter than {min_len}");
+                    assert!(
+                        m.len() >= *min_len,
+                        "`{src}` matched {t:?} shorter than {min_len}"
+                    );
                 }
             }
         }

@@ -177,18 +177,7 @@ impl<'a> Parser<'a> {
     }
 
     fn simple(&mut self) -> Option<SimpleCommand> {
-        let mut prefix = Vec::new();
-        loop {
-            if let Some(r) = self.redirect()? {
-                prefix.push(Item::IoRedirect(r));
-                continue;
-            }
-            match self.assignment_item() {
-                Some(Ok(item)) => prefix.push(item),
-                Some(Err(())) => return None,
-                None => break,
-            }
-        }
+        let prefix = self.items(false)?;
         let name = match self.word(self.at) {
             Some(t) if !reserved(t.to_str()) => t,
             // Assignments and redirections alone: `X=1`, `>f`.
@@ -204,28 +193,7 @@ impl<'a> Parser<'a> {
             _ => return None,
         };
         self.at += 1;
-        let mut suffix = Vec::new();
-        loop {
-            if let Some(r) = self.redirect()? {
-                suffix.push(Item::IoRedirect(r));
-                continue;
-            }
-            match self.assignment_item() {
-                Some(Ok(item)) => {
-                    suffix.push(item);
-                    continue;
-                }
-                Some(Err(())) => return None,
-                None => {}
-            }
-            match self.word(self.at) {
-                Some(t) => {
-                    suffix.push(Item::Word(Word::from(t)));
-                    self.at += 1;
-                }
-                None => break,
-            }
-        }
+        let suffix = self.items(true)?;
         Some(SimpleCommand {
             prefix: (!prefix.is_empty()).then_some(CommandPrefix(prefix)),
             word_or_name: Some(Word::from(name)),
@@ -233,9 +201,35 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// A redirection at the cursor: `Ok(None)` (as `Some(None)`) when there
-    /// is none, `None` for one this does not take on (process substitution,
-    /// a missing target).
+    /// Redirections and assignment words, and (after the program name,
+    /// `words`) other words, up to the first token that is none of these.
+    fn items(&mut self, words: bool) -> Option<Vec<Item>> {
+        let mut items = Vec::new();
+        loop {
+            if let Some(r) = self.redirect()? {
+                items.push(Item::IoRedirect(r));
+                continue;
+            }
+            match self.assignment_item() {
+                Some(Ok(item)) => {
+                    items.push(item);
+                    continue;
+                }
+                Some(Err(())) => return None,
+                None => {}
+            }
+            match self.word(self.at) {
+                Some(t) if words => {
+                    items.push(Item::Word(Word::from(t)));
+                    self.at += 1;
+                }
+                _ => return Some(items),
+            }
+        }
+    }
+
+    /// A redirection at the cursor: `Some(None)` when there is none, `None`
+    /// for one this does not take on (process substitution, a missing target).
     fn redirect(&mut self) -> Option<Option<IoRedirect>> {
         let mut i = self.at;
         // An fd number: digits right before (no blank) an operator starting with `<` or `>`.
