@@ -85,7 +85,11 @@ fn write_dfas(pack: &toml::Value) {
         for rule in rules.as_array().into_iter().flatten() {
             for cond in ["match", "then"] {
                 for key in ["text", "path", "content"] {
-                    if let Some(p) = rule.get(cond).and_then(|c| c.get(key)).and_then(|v| v.as_str()) {
+                    if let Some(p) = rule
+                        .get(cond)
+                        .and_then(|c| c.get(key))
+                        .and_then(|v| v.as_str())
+                    {
                         located.push(p.to_string());
                     }
                 }

@@ -6,6 +6,10 @@ use cordon_core::{Event, Policy};
 use cordon_engine::Engine;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
+// The allocator the `cordon` binary ships with (crates/cordon-cli).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn bench(c: &mut Criterion) {
     let engine = Engine::new(Policy::default()).unwrap();
     let cases = [

@@ -9,6 +9,11 @@
 
 use std::time::Instant;
 
+// The allocator the `cordon` binary ships with (crates/cordon-cli), so the
+// figures are the ones its engine runs at.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use cordon_core::{Event, Policy};
 use cordon_engine::Engine;
 
@@ -41,7 +46,10 @@ fn main() {
     for (_, ev) in &lines {
         std::hint::black_box(engine.check(ev));
     }
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
     let (mut check, mut base) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         for (line, ev) in &lines {
@@ -64,18 +72,6 @@ fn main() {
             println!("{:>8.1} us  {}", *t as f64 / 1e3, &l[..l.len().min(160)]);
         }
     }
-    // The tail to profile: the slowest 2% of calls, as JSONL.
-    if let Some(out) = std::env::var_os("SLOWEST_OUT") {
-        let mut per: Vec<(u128, &str)> = lines
-            .iter()
-            .enumerate()
-            .map(|(i, (l, _))| (check[i], l.as_str()))
-            .collect();
-        per.sort_unstable_by(|a, b| b.0.cmp(&a.0));
-        let frac: usize = std::env::var("SLOWEST_PER").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
-        let tail: Vec<&str> = per.iter().take(lines.len() / frac).map(|(_, l)| *l).collect();
-        std::fs::write(out, tail.join("\n") + "\n").expect("write SLOWEST_OUT");
-    }
     // Per command, the median of its rounds: one number per call that a
     // preempted round cannot move (criterion reports per-benchmark medians the same way).
     let n = lines.len();
@@ -87,8 +83,30 @@ fn main() {
         })
         .collect();
     per_cmd.sort_unstable();
-    if std::env::var_os("SLOWEST_MEDIAN").is_some() {
-        for (t, i) in per_cmd.iter().rev().take(40) {
+    // The tail to profile, as JSONL: the slowest 2% of commands (SLOWEST_PER=50)
+    // by the median of their rounds, after the SLOWEST_SKIP slowest of all
+    // (to profile the band around the p99 rather than its far end).
+    if let Some(out) = std::env::var_os("SLOWEST_OUT") {
+        let env = |k: &str, d: usize| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(d)
+        };
+        let (frac, skip) = (env("SLOWEST_PER", 50), env("SLOWEST_SKIP", 0));
+        let tail: Vec<&str> = per_cmd
+            .iter()
+            .rev()
+            .skip(skip)
+            .take(n / frac)
+            .map(|(_, i)| lines[*i].0.as_str())
+            .collect();
+        std::fs::write(out, tail.join("\n") + "\n").expect("write SLOWEST_OUT");
+    }
+    // SLOWEST_MEDIAN=N: print the N slowest commands (40 when N is not a number).
+    if let Some(count) = std::env::var_os("SLOWEST_MEDIAN") {
+        let count = count.to_str().and_then(|c| c.parse().ok()).unwrap_or(40);
+        for (t, i) in per_cmd.iter().rev().take(count) {
             let l = &lines[*i].0;
             println!(
                 "{:>8.1} us {:>5} B  {}",

@@ -248,7 +248,12 @@ impl Features {
     }
 
     pub fn needed_by(w: &Compiled) -> u32 {
-        let mut n = Self::two_sided([w.privileged, w.interactive_shell, w.runs_stdin, w.name_built]);
+        let mut n = Self::two_sided([
+            w.privileged,
+            w.interactive_shell,
+            w.runs_stdin,
+            w.name_built,
+        ]);
         if w.code.is_some() || !w.code_all.is_empty() || w.lang.is_some() {
             n |= Self::CODE;
         }

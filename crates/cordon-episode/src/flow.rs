@@ -4,6 +4,7 @@
 //! holds instructions aimed at the agent.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use cordon_core::policy::FlowPolicy;
 use cordon_core::{Capability, ToolTable};
@@ -53,10 +54,12 @@ pub struct FlowConfig {
     /// Per tool: the only arguments traced (all leaves otherwise).
     sensitive_args: BTreeMap<String, Vec<String>>,
     pub cues: Vec<CueSpec>,
-    /// One alternation of every cue, case-insensitive, for a single pass over a result.
-    cue_re: Regex,
+    /// One alternation of every cue, case-insensitive, for a single pass
+    /// over a result. Compiled on the first result, not at start: a run
+    /// that sees no tool results (and every hook process) never pays for it.
+    cue_re: OnceLock<Regex>,
     /// Each cue alone, compiled on first need (naming the cue in a finding).
-    each: Vec<std::sync::OnceLock<Option<Regex>>>,
+    each: Vec<OnceLock<Option<Regex>>>,
 }
 
 impl FlowConfig {
@@ -72,25 +75,26 @@ impl FlowConfig {
                 ok: vec![],
             });
         }
-        // Each cue is checked on its own (a cue like `a)|(?:b` would otherwise
-        // pass inside the alternation) by parsing it only: compiling each
-        // would double the start-up cost, and the alternation's compile below
-        // reports what only compiling finds (the size limit).
-        for c in &cues {
-            validate(&c.regex).map_err(|err| FlowError::Regex {
-                id: c.id.clone(),
+        // The default cues are held to compiling, alone and together, by the
+        // tests (`every_cue_example_behaves`). A policy's own cues are
+        // checked now, so that a bad one is an error at start and not a
+        // silent gap later: each alone by parsing it (a cue like `a)|(?:b`
+        // would otherwise pass inside the alternation), then the alternation
+        // compiled, which finds what only compiling does (the size limit).
+        let cue_re = OnceLock::new();
+        if !policy.cues.is_empty() {
+            for c in &cues[cues.len() - policy.cues.len()..] {
+                validate(&c.regex).map_err(|err| FlowError::Regex {
+                    id: c.id.clone(),
+                    err,
+                })?;
+            }
+            let all = compile(&alternation(&cues)).map_err(|err| FlowError::Regex {
+                id: "(all)".into(),
                 err,
             })?;
+            let _ = cue_re.set(all);
         }
-        let all = cues
-            .iter()
-            .map(|c| format!("(?:{})", c.regex))
-            .collect::<Vec<_>>()
-            .join("|");
-        let cue_re = compile(&all).map_err(|err| FlowError::Regex {
-            id: "(all)".into(),
-            err,
-        })?;
         Ok(FlowConfig {
             version: file.version,
             readonly_verbs: file.readonly_verbs,
@@ -109,9 +113,17 @@ impl FlowConfig {
                 .iter()
                 .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
                 .collect(),
-            each: cues.iter().map(|_| std::sync::OnceLock::new()).collect(),
+            each: cues.iter().map(|_| OnceLock::new()).collect(),
             cues,
             cue_re,
+        })
+    }
+
+    /// The alternation of every cue (see `cue_re`).
+    fn cue_re(&self) -> &Regex {
+        self.cue_re.get_or_init(|| {
+            compile(&alternation(&self.cues))
+                .expect("the cues compiled together at start or in the tests")
         })
     }
 
@@ -156,7 +168,7 @@ impl FlowConfig {
         let mut out: Vec<(usize, usize)> = Vec::new();
         let mut first = None;
         let mut block: Option<(usize, usize)> = None;
-        for m in self.cue_re.find_iter(text) {
+        for m in self.cue_re().find_iter(text) {
             first.get_or_insert((m.start(), m.end()));
             let line_start = memchr::memrchr(b'\n', &text[..m.start()])
                 .map(|p| p + 1)
@@ -231,6 +243,14 @@ fn validate(src: &str) -> Result<(), String> {
         .parse(src)
         .map(drop)
         .map_err(|e| e.to_string())
+}
+
+/// Every cue in one alternation, in order (leftmost first: at one start the earlier cue wins).
+fn alternation(cues: &[CueSpec]) -> String {
+    cues.iter()
+        .map(|c| format!("(?:{})", c.regex))
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 fn compile(src: &str) -> Result<Regex, String> {
@@ -361,8 +381,12 @@ mod tests {
     #[test]
     fn every_cue_example_behaves() {
         let c = config();
+        // What start-up no longer checks for the default cues: each parses,
+        // and they compile together (the lazy build's `expect`).
+        compile(&alternation(&c.cues)).unwrap();
         let mut failures = Vec::new();
         for cue in &c.cues {
+            validate(&cue.regex).unwrap();
             let re = compile(&cue.regex).unwrap();
             for m in &cue.must_match {
                 if !re.is_match(m.as_bytes()) {
@@ -370,7 +394,7 @@ mod tests {
                 }
             }
             for ok in &cue.ok {
-                if c.cue_re.is_match(ok.as_bytes()) {
+                if c.cue_re().is_match(ok.as_bytes()) {
                     failures.push(format!("no cue should match {ok:?} (from {})", cue.id));
                 }
             }

@@ -260,7 +260,11 @@ pub fn heredocs_terminated(text: &str) -> bool {
             return false;
         };
         let ends = text[nl..].lines().any(|l| {
-            let l = if strip_tabs { l.trim_start_matches('\t') } else { l };
+            let l = if strip_tabs {
+                l.trim_start_matches('\t')
+            } else {
+                l
+            };
             l.as_bytes() == tag.as_bytes()
         });
         if !ends {

@@ -16,10 +16,10 @@ mod decode;
 mod glob;
 mod heredoc;
 mod lex;
-/// Public for the differential fuzz target (it must give brush-parser's tokens).
-pub mod tokens;
 /// Public for the fuzz target that holds it to brush-parser's grammar.
 pub mod simple;
+/// Public for the differential fuzz target (it must give brush-parser's tokens).
+pub mod tokens;
 /// Public for the same fuzz target: brush-parser hangs or panics on what this rejects.
 #[doc(hidden)]
 pub use lex::parser_safe;
