@@ -503,12 +503,14 @@ impl ShellView<'_> {
                 .get(c.name.as_str())
                 .map(|v| v.as_slice())
                 .unwrap_or(&[]);
-            for &r in named.iter().chain(rules.generic.iter()) {
-                if out.iter().any(|h| h.rule == r) {
+            let features = self.features[i];
+            for cand in named.iter().chain(rules.generic.iter()) {
+                let r = cand.rule;
+                if cand.needs & !features != 0 || out.iter().any(|h| h.rule == r) {
                     continue;
                 }
                 let rule = &rules.rules[r];
-                if !self.cmd_matches(&rule.when, i) {
+                if !self.cmd_matches_all(&rule.when, i) {
                     continue;
                 }
                 match &rule.then {

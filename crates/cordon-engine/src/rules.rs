@@ -442,13 +442,22 @@ pub struct PackError {
     pub message: String,
 }
 
+/// A command rule to try, with its condition's feature mask beside it: the
+/// mask turns most rules away from most commands, and reading it from this
+/// dense list spares a cache miss on the (large, scattered) rule itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate {
+    pub rule: usize,
+    pub needs: u32,
+}
+
 pub struct RuleSet {
     pub version: String,
     pub rules: Vec<Rule>,
     /// Command-scope rules indexed by exact program name.
-    pub by_name: HashMap<String, Vec<usize>>,
+    pub by_name: HashMap<String, Vec<Candidate>>,
     /// Command-scope rules with prefix names or no name condition: tried on every command.
-    pub generic: Vec<usize>,
+    pub generic: Vec<Candidate>,
     pub by_scope: HashMap<Scope, Vec<usize>>,
     /// Keyword prefilter for text rules: (automaton over all keywords, keyword index -> rule indices).
     pub text_keywords: Option<(Keywords, Vec<Vec<usize>>)>,
@@ -693,7 +702,7 @@ impl RuleSet {
         } else {
             Some(keywords(&cmd_kw)?)
         };
-        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_name: HashMap<String, Vec<Candidate>> = HashMap::new();
         let mut generic = Vec::new();
         let mut by_scope: HashMap<Scope, Vec<usize>> = HashMap::new();
         let mut kw_list: Vec<String> = Vec::new();
@@ -701,14 +710,18 @@ impl RuleSet {
         let mut text_unfiltered = Vec::new();
         for (i, r) in rules.iter().enumerate() {
             by_scope.entry(r.scope).or_default().push(i);
+            let candidate = Candidate {
+                rule: i,
+                needs: r.when.needs,
+            };
             match r.scope {
                 Scope::Command => match &r.when.command {
                     Some(n) if n.prefixes.is_empty() => {
                         for name in &n.exact {
-                            by_name.entry(name.clone()).or_default().push(i);
+                            by_name.entry(name.clone()).or_default().push(candidate);
                         }
                     }
-                    _ => generic.push(i),
+                    _ => generic.push(candidate),
                 },
                 Scope::Text if !r.when.keywords.is_empty() => {
                     for k in &r.when.keywords {
