@@ -59,7 +59,7 @@ pub struct FlowConfig {
     /// that sees no tool results (and every hook process) never pays for it.
     cue_re: OnceLock<Regex>,
     /// Each cue alone, compiled on first need (naming the cue in a finding).
-    each: Vec<OnceLock<Option<Regex>>>,
+    each: Vec<OnceLock<Option<regex_automata::meta::Regex>>>,
 }
 
 impl FlowConfig {
@@ -199,7 +199,7 @@ impl FlowConfig {
             .iter()
             .zip(&self.each)
             .find(|(c, re)| {
-                re.get_or_init(|| compile(&c.regex).ok())
+                re.get_or_init(|| compile_alone(&c.regex).ok())
                     .as_ref()
                     .is_some_and(|r| r.is_match(text))
             })
@@ -251,6 +251,34 @@ fn alternation(cues: &[CueSpec]) -> String {
         .map(|c| format!("(?:{})", c.regex))
         .collect::<Vec<_>>()
         .join("|")
+}
+
+/// One cue for `cue_at`, which only asks whether it matches a short
+/// evidence span: the NFA alone (backtracker and PikeVM), without the lazy
+/// DFAs, reverse NFA and prefilter a general build adds. That build cost the
+/// tracker four times as much per cue, for searches over a few dozen bytes.
+fn compile_alone(src: &str) -> Result<regex_automata::meta::Regex, String> {
+    use regex_automata::{meta, nfa::thompson::WhichCaptures, util::syntax, MatchKind};
+    meta::Builder::new()
+        .syntax(
+            syntax::Config::new()
+                .case_insensitive(true)
+                .unicode(false)
+                .utf8(false),
+        )
+        .configure(
+            meta::Config::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .utf8_empty(false)
+                .which_captures(WhichCaptures::None)
+                .nfa_size_limit(Some(1 << 22))
+                .onepass(false)
+                .hybrid(false)
+                .dfa(false)
+                .auto_prefilter(false),
+        )
+        .build(src)
+        .map_err(|e| e.to_string())
 }
 
 fn compile(src: &str) -> Result<Regex, String> {
@@ -388,12 +416,25 @@ mod tests {
         for cue in &c.cues {
             validate(&cue.regex).unwrap();
             let re = compile(&cue.regex).unwrap();
+            let alone = compile_alone(&cue.regex).unwrap();
             for m in &cue.must_match {
                 if !re.is_match(m.as_bytes()) {
                     failures.push(format!("{} should match {m:?}", cue.id));
                 }
+                if !alone.is_match(m.as_bytes()) {
+                    failures.push(format!(
+                        "{} (as cue_at builds it) should match {m:?}",
+                        cue.id
+                    ));
+                }
             }
             for ok in &cue.ok {
+                if alone.is_match(ok.as_bytes()) {
+                    failures.push(format!(
+                        "{} (as cue_at builds it) should not match {ok:?}",
+                        cue.id
+                    ));
+                }
                 if c.cue_re().is_match(ok.as_bytes()) {
                     failures.push(format!("no cue should match {ok:?} (from {})", cue.id));
                 }
