@@ -342,12 +342,14 @@ impl ShellView<'_> {
     /// Whether condition `w` holds for command `i`.
     #[inline]
     fn cmd_matches(&self, w: &Compiled, i: usize) -> bool {
-        w.needs & !self.features[i] == 0 && self.cmd_matches_all(w, i)
+        w.needs & !self.features[i] == 0 && self.cmd_matches_all(w, i, false)
     }
 
-    fn cmd_matches_all(&self, w: &Compiled, i: usize) -> bool {
+    /// `name_known`: the rule was found under this command's name (`by_name`
+    /// holds only exact names), so its name condition holds already.
+    fn cmd_matches_all(&self, w: &Compiled, i: usize, name_known: bool) -> bool {
         let c = &self.analysis.commands[i];
-        if let Some(n) = &w.command {
+        if let Some(n) = w.command.as_ref().filter(|_| !name_known) {
             if !n.contains(&c.name) {
                 return false;
             }
@@ -504,13 +506,14 @@ impl ShellView<'_> {
                 .map(|v| v.as_slice())
                 .unwrap_or(&[]);
             let features = self.features[i];
-            for cand in named.iter().chain(rules.generic.iter()) {
+            let named = named.iter().map(|c| (c, true));
+            for (cand, by_name) in named.chain(rules.generic.iter().map(|c| (c, false))) {
                 let r = cand.rule;
                 if cand.needs & !features != 0 || out.iter().any(|h| h.rule == r) {
                     continue;
                 }
                 let rule = &rules.rules[r];
-                if !self.cmd_matches_all(&rule.when, i) {
+                if !self.cmd_matches_all(&rule.when, i, by_name) {
                     continue;
                 }
                 match &rule.then {
