@@ -169,18 +169,51 @@ type PackDfa = regex_automata::dfa::dense::DFA<&'static [u32]>;
 struct Aligned<T: ?Sized>(T);
 static PACK_DFAS: &Aligned<[u8]> =
     &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/pack_dfas.bin")));
-/// (pattern, offset, length, shortest match in bytes, reverse DFA offset and
-/// length) into [`PACK_DFAS`], sorted by pattern; length 0: no such DFA
-/// (the pattern is left to the lazy engine, or only asked whether it matches).
-static PACK_DFA_INDEX: &[(&str, usize, usize, usize, usize, usize)] =
+/// (pattern, shortest match in bytes, its DFAs) into [`PACK_DFAS`], sorted
+/// by pattern. One part for most patterns; one per top-level alternative
+/// for a pattern whose whole DFA would be too large; none: the lazy engine
+/// runs it. See build.rs `Part` for what each kind of part is.
+static PACK_DFA_INDEX: &[(&str, usize, &[DfaSpec])] =
     include!(concat!(env!("OUT_DIR"), "/pack_dfas.rs"));
 
-/// A pattern's prebuilt DFAs: forward, and (for patterns whose match is
-/// located) reverse, to find where a match starts.
+/// (offset, length) of a DFA in [`PACK_DFAS`]; length 0: none.
+type Blob = (usize, usize);
+
+/// One part of a pattern as build.rs wrote it.
+#[derive(Debug, Clone, Copy)]
+enum DfaSpec {
+    /// Forward (leftmost first) and reverse (anchored, to find the start).
+    One(Blob, Blob),
+    /// `X.{0,within}Y`: every end of `X` (`first` reports all), and the
+    /// nearest `Y` after it.
+    Gap {
+        first: Blob,
+        first_rev: Blob,
+        within: u32,
+        then: Blob,
+        then_rev: Blob,
+    },
+}
+
+/// A pattern's prebuilt DFAs, part by part.
 #[derive(Debug)]
 struct PackDfas {
-    fwd: PackDfa,
-    rev: Option<PackDfa>,
+    parts: Vec<Part>,
+}
+
+#[derive(Debug)]
+enum Part {
+    One {
+        fwd: PackDfa,
+        rev: Option<PackDfa>,
+    },
+    Gap {
+        first: PackDfa,
+        first_rev: PackDfa,
+        within: usize,
+        then: PackDfa,
+        then_rev: PackDfa,
+    },
 }
 
 /// Where a pattern of the shipped pack sits in [`PACK_DFA_INDEX`].
@@ -192,11 +225,107 @@ fn pack_entry(src: &str) -> Option<usize> {
 
 /// The prebuilt DFAs of index entry `i`, if build.rs made them. Nothing is copied.
 fn pack_dfa(i: usize) -> Option<PackDfas> {
-    let (_, off, len, _, rev_off, rev_len) = PACK_DFA_INDEX[i];
-    Some(PackDfas {
-        fwd: load_dfa(off, len)?,
-        rev: load_dfa(rev_off, rev_len),
-    })
+    let specs = PACK_DFA_INDEX[i].2;
+    if specs.is_empty() {
+        return None;
+    }
+    let load = |(off, len): Blob| load_dfa(off, len);
+    let parts = specs
+        .iter()
+        .map(|spec| match *spec {
+            DfaSpec::One(fwd, rev) => Some(Part::One {
+                fwd: load(fwd)?,
+                rev: load(rev),
+            }),
+            DfaSpec::Gap {
+                first,
+                first_rev,
+                within,
+                then,
+                then_rev,
+            } => Some(Part::Gap {
+                first: load(first)?,
+                first_rev: load(first_rev)?,
+                within: within as usize,
+                then: load(then)?,
+                then_rev: load(then_rev)?,
+            }),
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(PackDfas { parts })
+}
+
+/// The leftmost match of `fwd` (leftmost first) in `s[from..]`, its start
+/// from `rev` run back from the end, anchored there. `None`: the DFAs gave up.
+fn leftmost(fwd: &PackDfa, rev: &PackDfa, s: &[u8], from: usize) -> Option<Option<(usize, usize)>> {
+    use regex_automata::{dfa::Automaton, Anchored, Input};
+    let Some(end) = fwd.try_search_fwd(&Input::new(s).range(from..)).ok()? else {
+        return Some(None);
+    };
+    let end = end.offset();
+    let start = rev
+        .try_search_rev(&Input::new(s).anchored(Anchored::Yes).range(from..end))
+        .ok()??
+        .offset();
+    Some(Some((start, end)))
+}
+
+impl Part {
+    /// The first match of this part (`Some(None)`: none; `None`: the DFAs
+    /// cannot say). `want_span`: also where it starts (else any start, 0).
+    fn find(&self, s: &[u8], want_span: bool) -> Option<Option<(usize, usize)>> {
+        use regex_automata::{
+            dfa::{Automaton, OverlappingState},
+            Anchored, Input,
+        };
+        match self {
+            Part::One { fwd, rev } => {
+                if !want_span {
+                    let hit = fwd.try_search_fwd(&Input::new(s).earliest(true)).ok()?;
+                    return Some(hit.map(|m| (0, m.offset())));
+                }
+                leftmost(fwd, rev.as_ref()?, s, 0)
+            }
+            Part::Gap {
+                first,
+                first_rev,
+                within,
+                then,
+                then_rev,
+            } => {
+                // Every end `e` of an `X`, in order; the nearest `Y` start at
+                // or after `e` only moves on as `e` does, so it is searched
+                // again only once `e` passes it.
+                let input = Input::new(s);
+                let mut state = OverlappingState::start();
+                let mut next: Option<(usize, usize)> = None;
+                loop {
+                    first.try_search_overlapping_fwd(&input, &mut state).ok()?;
+                    let Some(m) = state.get_match() else {
+                        return Some(None);
+                    };
+                    let e = m.offset();
+                    if next.is_none_or(|(y, _)| y < e) {
+                        match leftmost(then, then_rev, s, e)? {
+                            Some(y) => next = Some(y),
+                            None => return Some(None), // no `Y` after here
+                        }
+                    }
+                    let (ys, ye) = next?;
+                    if ys - e <= *within {
+                        if !want_span {
+                            return Some(Some((0, ye)));
+                        }
+                        let start = first_rev
+                            .try_search_rev(&Input::new(s).anchored(Anchored::Yes).range(..e))
+                            .ok()??
+                            .offset();
+                        return Some(Some((start, ye)));
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn load_dfa(off: usize, len: usize) -> Option<PackDfa> {
@@ -253,15 +382,15 @@ impl LazyRegex {
     /// none for this pattern or text, or it gave up; ask the lazy engine).
     /// Long texts keep the prefiltered lazy build, which skips most bytes.
     fn dfa_match(&self, s: &str) -> Option<bool> {
-        use regex_automata::{dfa::Automaton, Input};
         if s.len() >= DFA_TEXT {
             return None;
         }
-        self.dfas()?
-            .fwd
-            .try_search_fwd(&Input::new(s.as_bytes()).earliest(true))
-            .ok()
-            .map(|m| m.is_some())
+        for part in &self.dfas()?.parts {
+            if part.find(s.as_bytes(), false)?.is_some() {
+                return Some(true);
+            }
+        }
+        Some(false)
     }
     fn dfas(&self) -> Option<&PackDfas> {
         self.dfa
@@ -269,28 +398,22 @@ impl LazyRegex {
             .as_deref()
     }
     /// The first match from the prebuilt DFAs (`Some(None)`: none), or
-    /// `None` when they cannot say: the end from the forward DFA (leftmost
-    /// first), the start from the reverse one, anchored at that end.
+    /// `None` when they cannot say. Of a pattern split into its
+    /// alternatives, the match that starts first (the earlier alternative
+    /// on a tie), as leftmost-first picks it.
     fn dfa_find(&self, s: &str) -> Option<Option<(usize, usize)>> {
-        use regex_automata::{dfa::Automaton, Anchored, Input};
         if s.len() >= DFA_TEXT {
             return None;
         }
-        let dfas = self.dfas()?;
-        let rev = dfas.rev.as_ref()?;
-        let Some(end) = dfas.fwd.try_search_fwd(&Input::new(s.as_bytes())).ok()? else {
-            return Some(None);
-        };
-        let end = end.offset();
-        let start = rev
-            .try_search_rev(
-                &Input::new(s.as_bytes())
-                    .anchored(Anchored::Yes)
-                    .range(..end),
-            )
-            .ok()??
-            .offset();
-        Some(Some((start, end)))
+        let mut best: Option<(usize, usize)> = None;
+        for part in &self.dfas()?.parts {
+            if let Some((start, end)) = part.find(s.as_bytes(), true)? {
+                if best.is_none_or(|(b, _)| start < b) {
+                    best = Some((start, end));
+                }
+            }
+        }
+        Some(best)
     }
     /// The build for a text of `len` bytes.
     fn for_len(&self, len: usize) -> &Regex {
@@ -307,7 +430,7 @@ impl LazyRegex {
     /// The shortest text the pattern can match, as build.rs measured it (0
     /// for patterns not in the pack: no text is too short for them).
     fn min_len(&self) -> usize {
-        self.pack.map_or(0, |i| PACK_DFA_INDEX[i].3)
+        self.pack.map_or(0, |i| PACK_DFA_INDEX[i].1)
     }
     pub fn is_match(&self, s: &str) -> bool {
         if s.len() < self.min_len() {
@@ -839,11 +962,32 @@ mod tests {
         let framed: Vec<String> = texts.iter().map(|t| format!("a; {t}\n x")).collect();
         texts.extend(framed);
         texts.extend(["".to_string(), "\u{e9}\u{ff}x".to_string()]);
-        let prebuilt = PACK_DFA_INDEX.iter().filter(|e| e.2 > 0).count();
+        let prebuilt = PACK_DFA_INDEX.iter().filter(|e| !e.2.is_empty()).count();
         assert!(prebuilt > 80, "build.rs prebuilt {prebuilt} DFAs");
-        let reversed = PACK_DFA_INDEX.iter().filter(|e| e.5 > 0).count();
+        let locates = |d: &DfaSpec| {
+            matches!(d, DfaSpec::One(_, rev) if rev.1 > 0) || matches!(d, DfaSpec::Gap { .. })
+        };
+        let reversed = PACK_DFA_INDEX
+            .iter()
+            .filter(|e| e.2.iter().any(locates))
+            .count();
         assert!(reversed >= 8, "build.rs prebuilt {reversed} reverse DFAs");
-        for (src, _, len, min_len, _, rev_len) in PACK_DFA_INDEX {
+        // Patterns too large for one DFA are split into their alternatives.
+        let split = PACK_DFA_INDEX.iter().filter(|e| e.2.len() > 1).count();
+        assert!(split >= 2, "build.rs split {split} patterns");
+        let gapped = PACK_DFA_INDEX
+            .iter()
+            .filter(|e| e.2.iter().any(|d| matches!(d, DfaSpec::Gap { .. })))
+            .count();
+        assert!(gapped >= 1, "build.rs split no pattern at its gap");
+        for (src, min_len, dfas) in PACK_DFA_INDEX {
+            let len = &dfas.len();
+            let rev_len = &usize::from(!dfas.is_empty() && dfas.iter().all(locates));
+            // A gap part finds the nearest `Y`, where the greedy gap of the
+            // whole pattern reaches for the farthest: the same start, an end
+            // that may come sooner, the span still a match of the pattern.
+            let gap = dfas.iter().any(|d| matches!(d, DfaSpec::Gap { .. }));
+            let whole = build(&format!("^(?:{src})$"), false).unwrap();
             let re = LazyRegex::new(src, Searched::Short);
             let lazy = build(src, false).unwrap();
             assert_eq!(
@@ -860,10 +1004,21 @@ mod tests {
                 assert_eq!(re.is_match(t), want, "`{src}` on {t:?}");
                 // Both DFAs locate the match where the lazy engine does.
                 let lazy_at = lazy.find(t.as_bytes()).map(|m| (m.start(), m.end()));
-                if *rev_len > 0 {
-                    assert_eq!(re.dfa_find(t), Some(lazy_at), "`{src}` on {t:?}");
+                if gap {
+                    let found = re.find(t);
+                    assert_eq!(found.map(|f| f.0), lazy_at.map(|l| l.0), "`{src}` on {t:?}");
+                    if let Some((st, en)) = found {
+                        assert!(
+                            whole.is_match(&t.as_bytes()[st..en]),
+                            "`{src}` on {t:?}: {st}..{en}"
+                        );
+                    }
+                } else {
+                    if *rev_len > 0 {
+                        assert_eq!(re.dfa_find(t), Some(lazy_at), "`{src}` on {t:?}");
+                    }
+                    assert_eq!(re.find(t), lazy_at, "`{src}` on {t:?}");
                 }
-                assert_eq!(re.find(t), lazy_at, "`{src}` on {t:?}");
                 if want {
                     let m = lazy.find(t.as_bytes()).unwrap();
                     assert!(
@@ -874,12 +1029,58 @@ mod tests {
             }
         }
         assert!(
-            PACK_DFA_INDEX.iter().any(|e| e.3 >= 20),
+            PACK_DFA_INDEX.iter().any(|e| e.1 >= 20),
             "some pattern (wallet addresses, keys) needs a long text"
         );
         // A pattern that is not the pack's has no DFA, and still matches.
         let own = LazyRegex::new("^local-only-rule$", Searched::Short);
         assert_eq!(own.dfa_match("local-only-rule"), None);
         assert!(own.is_match("local-only-rule"));
+    }
+
+    /// A pattern split at its gap answers as the whole pattern does at the
+    /// gap's bounds, with many `X`s, with `Y`s on both sides.
+    #[test]
+    fn a_gap_split_pattern_matches_as_the_whole_pattern() {
+        let (src, _, dfas) = PACK_DFA_INDEX
+            .iter()
+            .find(|e| e.2.iter().any(|d| matches!(d, DfaSpec::Gap { .. })))
+            .expect("a gap-split pattern in the pack");
+        let Some(DfaSpec::Gap { within, .. }) =
+            dfas.iter().find(|d| matches!(d, DfaSpec::Gap { .. }))
+        else {
+            unreachable!()
+        };
+        let n = *within as usize;
+        let re = LazyRegex::new(src, Searched::Short);
+        let lazy = build(src, false).unwrap();
+        let pad = |k: usize| "x".repeat(k);
+        let (x, y) = ("socket.socket", "/bin/sh");
+        let mut texts = Vec::new();
+        for gap in [0, 1, n - 1, n, n + 1, 2 * n] {
+            texts.push(format!("{x}{}{y}", pad(gap)));
+            texts.push(format!("{y}{}{x}", pad(gap)));
+            // A far `X`, then a near one: the second is the match.
+            texts.push(format!("{x}{}{x}{}{y}", pad(2 * n), pad(gap)));
+            // `Y` before and after a far `X`.
+            texts.push(format!("{y}{x}{}{y}", pad(gap)));
+            // Overlapping `X`s and a word boundary before `eval`.
+            texts.push(format!("[socket socket(AF_INET{}eval $c", pad(gap)));
+            texts.push(format!("socket.socket{}xeval $c", pad(gap)));
+            texts.push(format!("exec.Command{}net.Dial", pad(gap)));
+        }
+        let mut matched = 0;
+        for t in &texts {
+            let want = lazy.is_match(t.as_bytes());
+            matched += usize::from(want);
+            assert_eq!(re.dfa_match(t), Some(want), "{t:?}");
+            let lazy_at = lazy.find(t.as_bytes()).map(|m| m.start());
+            assert_eq!(re.find(t).map(|f| f.0), lazy_at, "{t:?}");
+        }
+        assert!(
+            matched > 10 && matched < texts.len() - 10,
+            "{matched} of {}",
+            texts.len()
+        );
     }
 }
