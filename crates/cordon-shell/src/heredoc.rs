@@ -115,33 +115,9 @@ pub fn split(text: &str) -> Option<Split> {
                 let mut pos = i + 1;
                 out.push_str(&text[copied..pos]);
                 for p in pending.drain(..) {
-                    let mut line_start = pos;
                     let body_start = pos;
-                    let body_end;
-                    loop {
-                        if line_start > b.len() {
-                            return None; // unterminated: let the parser report it
-                        }
-                        let line_end = text[line_start..]
-                            .find('\n')
-                            .map(|q| line_start + q)
-                            .unwrap_or(b.len());
-                        let line = &text[line_start..line_end];
-                        let cmp = if p.strip_tabs {
-                            line.trim_start_matches('\t')
-                        } else {
-                            line
-                        };
-                        if cmp == p.delim {
-                            body_end = line_start;
-                            pos = line_end;
-                            break;
-                        }
-                        if line_end >= b.len() {
-                            return None;
-                        }
-                        line_start = line_end + 1;
-                    }
+                    let (body_end, line_end) = body_end(text, body_start, &p)?;
+                    pos = line_end;
                     let marker = format!("{MARKER_PREFIX}{}\n", bodies.len());
                     let removed = (body_end - body_start) as isize - marker.len() as isize;
                     shifts.push((out.len(), removed));
@@ -172,6 +148,55 @@ pub fn split(text: &str) -> Option<Split> {
         bodies,
         shifts,
     })
+}
+
+/// Where the body starting at `body_start` ends: the start and end of the
+/// first line that is the delimiter (tabs stripped for `<<-`). `None`:
+/// unterminated, which the parser reports.
+///
+/// Bodies are half the bytes agents send (files written with `cat <<EOF`),
+/// so the usual case, `<<`, searches for a newline and the delimiter
+/// together (SIMD) instead of cutting every line out and comparing it.
+fn body_end(text: &str, body_start: usize, p: &Pending) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    // The delimiter line is whole: followed by a newline or the end.
+    let whole = |line_start: usize| {
+        let end = line_start + p.delim.len();
+        (b.get(end).is_none_or(|&c| c == b'\n')).then_some((line_start, end))
+    };
+    if body_start > b.len() {
+        return None;
+    }
+    if !p.strip_tabs {
+        if b[body_start..].starts_with(p.delim.as_bytes()) {
+            if let Some(found) = whole(body_start) {
+                return Some(found);
+            }
+        }
+        let needle = format!("\n{}", p.delim);
+        let finder = memchr::memmem::Finder::new(needle.as_bytes());
+        let mut from = body_start;
+        while let Some(k) = finder.find(&b[from..]) {
+            if let Some(found) = whole(from + k + 1) {
+                return Some(found);
+            }
+            from += k + 1;
+        }
+        return None;
+    }
+    let mut line_start = body_start;
+    loop {
+        let line_end = memchr::memchr(b'\n', &b[line_start..])
+            .map(|q| line_start + q)
+            .unwrap_or(b.len());
+        if text[line_start..line_end].trim_start_matches('\t') == p.delim {
+            return Some((line_start, line_end));
+        }
+        if line_end >= b.len() {
+            return None;
+        }
+        line_start = line_end + 1;
+    }
 }
 
 /// The delimiter word at `j`: `EOF`, `'EOF'`, `"EOF"`, `\EOF`, `E"O"F`.
@@ -247,5 +272,27 @@ mod tests {
         assert_eq!(s.bodies, vec!["1\n", "\t2\n"]);
         assert!(s.text.ends_with("\nc"));
         assert_eq!(marker_index("__cordon_heredoc_1\n"), Some(1));
+    }
+
+    /// A body ends at the first line that is the delimiter and nothing else.
+    #[test]
+    fn a_body_ends_at_the_first_whole_delimiter_line() {
+        let bodies = |t: &str| split(t).map(|s| s.bodies);
+        let one = |b: &str| Some(vec![b.to_string()]);
+        assert_eq!(bodies("cat <<EOF\nEOF\nls"), one(""));
+        assert_eq!(
+            bodies("cat <<EOF\nEOFX\nxEOF\n EOF\nEOF"),
+            one("EOFX\nxEOF\n EOF\n")
+        );
+        assert_eq!(bodies("cat <<EOF\na\nEOF\r\nEOF\n"), one("a\nEOF\r\n"));
+        assert_eq!(bodies("cat <<EOF\na EOF\nb\nEOF"), one("a EOF\nb\n"));
+        assert_eq!(bodies("cat <<EOF\nEOFEOF\n"), None);
+        assert_eq!(bodies("cat <<EOF\n"), None);
+        assert_eq!(bodies("cat <<EOF"), None);
+        assert_eq!(
+            bodies("a <<X <<Y\n1\nX\nX\n2\nY\n"),
+            Some(vec!["1\n".into(), "X\n2\n".into()])
+        );
+        assert_eq!(bodies("cat <<-E\n\t\tx\n\t\tE\n"), one("\t\tx\n"));
     }
 }
