@@ -232,13 +232,12 @@ fn part(hir: Option<&regex_syntax::hir::Hir>, src: &str, located: bool) -> Optio
         }
         _ => false,
     };
-    let k = subs.iter().position(|h| {
-        matches!(h.kind(), HirKind::Repetition(r)
-            if r.min == 0 && r.max.is_some_and(|m| m >= MIN_GAP) && any_byte(&r.sub))
+    let (k, within) = subs.iter().enumerate().find_map(|(k, h)| match h.kind() {
+        HirKind::Repetition(r) if r.min == 0 && any_byte(&r.sub) => {
+            r.max.filter(|&m| m >= MIN_GAP).map(|m| (k, m))
+        }
+        _ => None,
     })?;
-    let HirKind::Repetition(r) = subs[k].kind() else {
-        return None;
-    };
     let (x, y) = (
         Hir::concat(subs[..k].to_vec()).to_string(),
         Hir::concat(subs[k + 1..].to_vec()).to_string(),
@@ -249,7 +248,7 @@ fn part(hir: Option<&regex_syntax::hir::Hir>, src: &str, located: bool) -> Optio
     Some(Part::Gap {
         first: dfa(&x, MatchKind::All, false)?,
         first_rev: dfa(&x, MatchKind::All, true)?,
-        within: r.max?,
+        within,
         then: dfa(&y, MatchKind::LeftmostFirst, false)?,
         then_rev: dfa(&y, MatchKind::All, true)?,
     })

@@ -271,6 +271,14 @@ fn leftmost(fwd: &PackDfa, rev: &PackDfa, s: &[u8], from: usize) -> Option<Optio
 }
 
 impl Part {
+    /// Whether this part can say where its match starts.
+    fn locates(&self) -> bool {
+        match self {
+            Part::One { rev, .. } => rev.is_some(),
+            Part::Gap { .. } => true,
+        }
+    }
+
     /// The first match of this part (`Some(None)`: none; `None`: the DFAs
     /// cannot say). `want_span`: also where it starts (else any start, 0).
     fn find(&self, s: &[u8], want_span: bool) -> Option<Option<(usize, usize)>> {
@@ -405,8 +413,14 @@ impl LazyRegex {
         if s.len() >= DFA_TEXT {
             return None;
         }
+        let parts = &self.dfas()?.parts;
+        // A part without a reverse DFA cannot locate its match: ask none,
+        // rather than search some and then again for whether there is one.
+        if !parts.iter().all(Part::locates) {
+            return None;
+        }
         let mut best: Option<(usize, usize)> = None;
-        for part in &self.dfas()?.parts {
+        for part in parts {
             if let Some((start, end)) = part.find(s.as_bytes(), true)? {
                 if best.is_none_or(|(b, _)| start < b) {
                     best = Some((start, end));
@@ -964,9 +978,8 @@ mod tests {
         texts.extend(["".to_string(), "\u{e9}\u{ff}x".to_string()]);
         let prebuilt = PACK_DFA_INDEX.iter().filter(|e| !e.2.is_empty()).count();
         assert!(prebuilt > 80, "build.rs prebuilt {prebuilt} DFAs");
-        let locates = |d: &DfaSpec| {
-            matches!(d, DfaSpec::One(_, rev) if rev.1 > 0) || matches!(d, DfaSpec::Gap { .. })
-        };
+        let is_gap = |d: &DfaSpec| matches!(d, DfaSpec::Gap { .. });
+        let locates = |d: &DfaSpec| matches!(d, DfaSpec::One(_, rev) if rev.1 > 0) || is_gap(d);
         let reversed = PACK_DFA_INDEX
             .iter()
             .filter(|e| e.2.iter().any(locates))
@@ -977,34 +990,36 @@ mod tests {
         assert!(split >= 2, "build.rs split {split} patterns");
         let gapped = PACK_DFA_INDEX
             .iter()
-            .filter(|e| e.2.iter().any(|d| matches!(d, DfaSpec::Gap { .. })))
+            .filter(|e| e.2.iter().any(is_gap))
             .count();
         assert!(gapped >= 1, "build.rs split no pattern at its gap");
         for (src, min_len, dfas) in PACK_DFA_INDEX {
-            let len = &dfas.len();
-            let rev_len = &usize::from(!dfas.is_empty() && dfas.iter().all(locates));
+            let prebuilt = !dfas.is_empty();
+            let located = prebuilt && dfas.iter().all(locates);
             // A gap part finds the nearest `Y`, where the greedy gap of the
             // whole pattern reaches for the farthest: the same start, an end
             // that may come sooner, the span still a match of the pattern.
-            let gap = dfas.iter().any(|d| matches!(d, DfaSpec::Gap { .. }));
-            let whole = build(&format!("^(?:{src})$"), false).unwrap();
+            let whole = dfas
+                .iter()
+                .any(is_gap)
+                .then(|| build(&format!("^(?:{src})$"), false).unwrap());
             let re = LazyRegex::new(src, Searched::Short);
             let lazy = build(src, false).unwrap();
             assert_eq!(
                 pack_entry(src).and_then(pack_dfa).is_some(),
-                *len > 0,
+                prebuilt,
                 "DFA of `{src}`"
             );
             for t in texts.iter().chain([src.to_string()].iter()) {
                 let want = lazy.is_match(t.as_bytes());
-                if *len > 0 {
+                if prebuilt {
                     assert_eq!(re.dfa_match(t), Some(want), "`{src}` on {t:?}");
                 }
                 // The length gate never turns a match away.
                 assert_eq!(re.is_match(t), want, "`{src}` on {t:?}");
                 // Both DFAs locate the match where the lazy engine does.
                 let lazy_at = lazy.find(t.as_bytes()).map(|m| (m.start(), m.end()));
-                if gap {
+                if let Some(whole) = &whole {
                     let found = re.find(t);
                     assert_eq!(found.map(|f| f.0), lazy_at.map(|l| l.0), "`{src}` on {t:?}");
                     if let Some((st, en)) = found {
@@ -1014,7 +1029,7 @@ mod tests {
                         );
                     }
                 } else {
-                    if *rev_len > 0 {
+                    if located {
                         assert_eq!(re.dfa_find(t), Some(lazy_at), "`{src}` on {t:?}");
                     }
                     assert_eq!(re.find(t), lazy_at, "`{src}` on {t:?}");
