@@ -91,11 +91,13 @@ impl<'a> ShellView<'a> {
         let found = self.found[i].get_or_init(|| {
             let mut seen = vec![false; ac.len()];
             let c = &self.analysis.commands[i];
-            for hay in [
-                self.argline(i),
-                c.code.as_ref().map(|x| x.text.as_str()).unwrap_or(""),
-            ] {
-                ac.each(hay, |k| seen[k] = true);
+            ac.each(self.argline(i), |k| seen[k] = true);
+            // `python -c CODE`: the code is an argument, so the argument line
+            // held every keyword it has.
+            if let Some(code) = c.code.as_ref().map(|x| x.text.as_str()) {
+                if !c.args().iter().any(|a| a == code) {
+                    ac.each(code, |k| seen[k] = true);
+                }
             }
             seen
         });
@@ -389,7 +391,7 @@ impl ShellView<'_> {
                 return false;
             }
         }
-        if let Some((flags, re)) = &w.option {
+        if let Some((flags, re)) = w.option.as_deref() {
             if !option_values(args, flags).iter().any(|v| re.is_match(v)) {
                 return false;
             }

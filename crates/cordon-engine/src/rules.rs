@@ -504,27 +504,30 @@ fn build(src: &str, prefilter: bool) -> Result<Regex, regex_automata::meta::Buil
 }
 
 #[derive(Debug)]
+/// Boxed where large: a command check reads the fields in order, and with a
+/// `LazyRegex` (112 bytes) inline one condition spanned 30 cache lines, most
+/// of them only to learn that a field is `None`.
 pub struct Compiled {
-    pub command: Option<Names>,
+    pub command: Option<Box<Names>>,
     pub flags: Option<Vec<String>>,
-    pub option: Option<(Vec<String>, LazyRegex)>,
-    pub args: Option<LazyRegex>,
-    pub argline: Option<LazyRegex>,
-    pub not_args: Option<LazyRegex>,
-    pub not_argline: Option<LazyRegex>,
+    pub option: Option<Box<(Vec<String>, LazyRegex)>>,
+    pub args: Option<Box<LazyRegex>>,
+    pub argline: Option<Box<LazyRegex>>,
+    pub not_args: Option<Box<LazyRegex>>,
+    pub not_argline: Option<Box<LazyRegex>>,
     pub privileged: Option<bool>,
     pub interactive_shell: Option<bool>,
     pub runs_stdin: Option<bool>,
-    pub stdin_file: Option<LazyRegex>,
-    pub stdin_from: Option<Names>,
-    pub pipeline_has: Option<Names>,
-    pub script_has: Option<Names>,
-    pub code: Option<LazyRegex>,
+    pub stdin_file: Option<Box<LazyRegex>>,
+    pub stdin_from: Option<Box<Names>>,
+    pub pipeline_has: Option<Box<Names>>,
+    pub script_has: Option<Box<Names>>,
+    pub code: Option<Box<LazyRegex>>,
     pub code_all: Vec<LazyRegex>,
     pub lang: Option<Vec<String>>,
-    pub redirect: Option<LazyRegex>,
-    pub redirect_write: Option<LazyRegex>,
-    pub assign: Option<LazyRegex>,
+    pub redirect: Option<Box<LazyRegex>>,
+    pub redirect_write: Option<Box<LazyRegex>>,
+    pub assign: Option<Box<LazyRegex>>,
     pub dest: Option<Vec<String>>,
     pub name_built: Option<bool>,
     pub keywords: Vec<String>,
@@ -534,9 +537,9 @@ pub struct Compiled {
     /// [`crate::matcher::Features`]): a one-instruction test that turns most
     /// rules away from most commands before any field is looked at.
     pub needs: u32,
-    pub text: Option<LazyRegex>,
-    pub path: Option<LazyRegex>,
-    pub content: Option<LazyRegex>,
+    pub text: Option<Box<LazyRegex>>,
+    pub path: Option<Box<LazyRegex>>,
+    pub content: Option<Box<LazyRegex>>,
     pub method: Option<Vec<String>>,
     pub signal: Option<Vec<String>>,
 }
@@ -568,7 +571,7 @@ pub struct Rule {
     pub message: String,
     pub scope: Scope,
     pub when: Compiled,
-    pub then: Option<Compiled>,
+    pub then: Option<Box<Compiled>>,
     pub tests: RuleTests,
 }
 
@@ -641,7 +644,7 @@ fn compile_cond(
     id: &str,
     check: bool,
 ) -> Result<Compiled, PackError> {
-    let re = |s: &Option<String>, searched: Searched| -> Result<Option<LazyRegex>, PackError> {
+    let re = |s: &Option<String>, searched: Searched| -> Result<Option<Box<LazyRegex>>, PackError> {
         match s {
             None => Ok(None),
             Some(src) => {
@@ -651,23 +654,23 @@ fn compile_cond(
                         message: format!("rule `{id}`: bad regex `{src}`: {e}"),
                     })?;
                 }
-                Ok(Some(LazyRegex::new(src, searched)))
+                Ok(Some(Box::new(LazyRegex::new(src, searched))))
             }
         }
     };
-    let names = |l: &Option<Vec<String>>| -> Result<Option<Names>, PackError> {
+    let names = |l: &Option<Vec<String>>| -> Result<Option<Box<Names>>, PackError> {
         l.as_ref()
-            .map(|l| resolve_names(l, sets, origin, id))
+            .map(|l| resolve_names(l, sets, origin, id).map(Box::new))
             .transpose()
     };
     let mut compiled = Compiled {
         command: names(&c.command)?,
         flags: c.flags.clone(),
         option: match &c.option {
-            Some(o) => Some((
+            Some(o) => Some(Box::new((
                 o.flags.clone(),
-                re(&Some(o.value.clone()), Searched::Short)?.expect("some"),
-            )),
+                *re(&Some(o.value.clone()), Searched::Short)?.expect("some"),
+            ))),
             None => None,
         },
         args: re(&c.args, Searched::Short)?,
@@ -686,7 +689,7 @@ fn compile_cond(
             .code_all
             .iter()
             .flatten()
-            .map(|s| re(&Some(s.clone()), Searched::Long).map(|r| r.expect("some")))
+            .map(|s| re(&Some(s.clone()), Searched::Long).map(|r| *r.expect("some")))
             .collect::<Result<_, _>>()?,
         lang: c.lang.clone(),
         redirect: re(&c.redirect, Searched::Short)?,
@@ -817,14 +820,14 @@ impl RuleSet {
                 message: spec.message,
                 scope: spec.scope,
                 when,
-                then,
+                then: then.map(Box::new),
                 tests: spec.tests,
             });
         }
         // Command-rule keywords share one automaton; each condition keeps the ids of its own.
         let mut cmd_kw: Vec<String> = Vec::new();
         for r in rules.iter_mut().filter(|r| r.scope == Scope::Command) {
-            for cond in std::iter::once(&mut r.when).chain(r.then.as_mut()) {
+            for cond in std::iter::once(&mut r.when).chain(r.then.as_deref_mut()) {
                 for k in &cond.keywords {
                     let id = cmd_kw.iter().position(|x| x == k).unwrap_or_else(|| {
                         cmd_kw.push(k.clone());
