@@ -1,6 +1,5 @@
 //! Tool names, as agent frameworks spell them, mapped to what the tool can do.
 
-use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Capability {
@@ -88,7 +87,8 @@ const BUILTIN: &[(&str, Capability)] = &[
 /// Case-insensitive tool-name table; the policy may add or override entries.
 #[derive(Debug, Clone)]
 pub struct ToolTable {
-    map: HashMap<String, Capability>,
+    /// foldhash: asked once per event; the names are the table's own.
+    map: foldhash::HashMap<String, Capability>,
 }
 
 impl Default for ToolTable {

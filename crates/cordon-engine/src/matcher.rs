@@ -45,28 +45,39 @@ pub struct ShellView<'a> {
     pub analysis: &'a Analysis,
     pub egress: &'a Egress,
     keywords: Option<&'a Keywords>,
-    dests: Vec<OnceCell<Vec<Destination>>>,
-    arglines: Vec<OnceCell<String>>,
-    /// Per command: which command-rule keywords occur in its arguments or code.
-    found: Vec<OnceCell<Vec<bool>>>,
-    /// Per command: the single-letter flags it sets (see [`short_flags`]).
-    short: Vec<OnceCell<ByteSet>>,
-    /// Per command: its [`Features`].
-    features: Vec<u32>,
+    /// One entry per command, in one allocation (a view is made per check).
+    per: Vec<PerCommand>,
+}
+
+/// What rules ask of one command, each worked out on first use.
+struct PerCommand {
+    dests: OnceCell<Vec<Destination>>,
+    argline: OnceCell<String>,
+    /// Which command-rule keywords occur in its arguments or code.
+    found: OnceCell<Vec<bool>>,
+    /// The single-letter flags it sets (see [`short_flags`]).
+    short: OnceCell<ByteSet>,
+    /// Its [`Features`].
+    features: u32,
 }
 
 impl<'a> ShellView<'a> {
     pub fn new(analysis: &'a Analysis, egress: &'a Egress, rules: &'a RuleSet) -> ShellView<'a> {
-        let n = analysis.commands.len();
         ShellView {
             analysis,
             egress,
             keywords: rules.cmd_keywords.as_ref(),
-            dests: (0..n).map(|_| OnceCell::new()).collect(),
-            arglines: (0..n).map(|_| OnceCell::new()).collect(),
-            found: (0..n).map(|_| OnceCell::new()).collect(),
-            short: (0..n).map(|_| OnceCell::new()).collect(),
-            features: analysis.commands.iter().map(Features::of).collect(),
+            per: analysis
+                .commands
+                .iter()
+                .map(|c| PerCommand {
+                    dests: OnceCell::new(),
+                    argline: OnceCell::new(),
+                    found: OnceCell::new(),
+                    short: OnceCell::new(),
+                    features: Features::of(c),
+                })
+                .collect(),
         }
     }
 
@@ -77,18 +88,18 @@ impl<'a> ShellView<'a> {
     fn has_flag(&self, i: usize, flag: &str) -> bool {
         let args = self.analysis.commands[i].args();
         match flag.as_bytes() {
-            [b'-', f] if *f != b'-' => self.short[i].get_or_init(|| short_flags(args)).has(*f),
+            [b'-', f] if *f != b'-' => self.per[i].short.get_or_init(|| short_flags(args)).has(*f),
             _ => has_flag(args, flag),
         }
     }
 
     fn argline(&self, i: usize) -> &str {
-        self.arglines[i].get_or_init(|| self.analysis.commands[i].args().join(" "))
+        self.per[i].argline.get_or_init(|| self.analysis.commands[i].args().join(" "))
     }
 
     fn has_keyword(&self, i: usize, ids: &[usize]) -> bool {
         let Some(ac) = self.keywords else { return true };
-        let found = self.found[i].get_or_init(|| {
+        let found = self.per[i].found.get_or_init(|| {
             let mut seen = vec![false; ac.len()];
             let c = &self.analysis.commands[i];
             ac.each(self.argline(i), |k| seen[k] = true);
@@ -105,7 +116,7 @@ impl<'a> ShellView<'a> {
     }
 
     fn destinations(&self, i: usize) -> &[Destination] {
-        self.dests[i].get_or_init(|| {
+        self.per[i].dests.get_or_init(|| {
             let c = &self.analysis.commands[i];
             let positional = HOST_POSITIONAL.contains(&c.name.as_str());
             let mut out = Vec::new();
@@ -344,7 +355,7 @@ impl ShellView<'_> {
     /// Whether condition `w` holds for command `i`.
     #[inline]
     fn cmd_matches(&self, w: &Compiled, i: usize) -> bool {
-        w.needs & !self.features[i] == 0 && self.cmd_matches_all(w, i, false)
+        w.needs & !self.per[i].features == 0 && self.cmd_matches_all(w, i, false)
     }
 
     /// `name_known`: the rule was found under this command's name (`by_name`
@@ -507,7 +518,7 @@ impl ShellView<'_> {
                 .get(c.name.as_str())
                 .map(|v| v.as_slice())
                 .unwrap_or(&[]);
-            let features = self.features[i];
+            let features = self.per[i].features;
             let named = named.iter().map(|c| (c, true));
             for (cand, by_name) in named.chain(rules.generic.iter().map(|c| (c, false))) {
                 let r = cand.rule;

@@ -4,7 +4,7 @@
 //! compiled lazily on first use so that a hook process checking `ls` pays
 //! only for the rules that could apply to `ls`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 pub use cordon_core::Keywords;
@@ -595,10 +595,12 @@ pub struct RuleSet {
     pub version: String,
     pub rules: Vec<Rule>,
     /// Command-scope rules indexed by exact program name.
-    pub by_name: HashMap<String, Vec<Candidate>>,
+    /// foldhash: looked up once per command (SipHash was 1.5% of a check);
+    /// its keys come from the pack and policy, not from agents.
+    pub by_name: foldhash::HashMap<String, Vec<Candidate>>,
     /// Command-scope rules with prefix names or no name condition: tried on every command.
     pub generic: Vec<Candidate>,
-    pub by_scope: HashMap<Scope, Vec<usize>>,
+    pub by_scope: foldhash::HashMap<Scope, Vec<usize>>,
     /// Keyword prefilter for text rules: (automaton over all keywords, keyword index -> rule indices).
     pub text_keywords: Option<(Keywords, Vec<Vec<usize>>)>,
     pub text_unfiltered: Vec<usize>,
@@ -842,9 +844,9 @@ impl RuleSet {
         } else {
             Some(keywords(&cmd_kw)?)
         };
-        let mut by_name: HashMap<String, Vec<Candidate>> = HashMap::new();
+        let mut by_name: foldhash::HashMap<String, Vec<Candidate>> = Default::default();
         let mut generic = Vec::new();
-        let mut by_scope: HashMap<Scope, Vec<usize>> = HashMap::new();
+        let mut by_scope: foldhash::HashMap<Scope, Vec<usize>> = Default::default();
         let mut kw_list: Vec<String> = Vec::new();
         let mut kw_rules: Vec<Vec<usize>> = Vec::new();
         let mut text_unfiltered = Vec::new();
