@@ -5,7 +5,7 @@ use std::cell::OnceCell;
 use cordon_net::{DestClass, Destination, Egress};
 use cordon_shell::{Analysis, Command, RedirectOp, SignalKind, Stdin};
 
-use crate::rules::{Compiled, Keywords, Names, Rule, RuleSet, Scope};
+use crate::rules::{Compiled, Keywords, LazyRegex, Names, Rule, RuleSet, Scope};
 
 /// One rule hit: which rule, and the byte span of its evidence in the input.
 #[derive(Debug, Clone)]
@@ -45,6 +45,7 @@ pub struct ShellView<'a> {
     pub analysis: &'a Analysis,
     pub egress: &'a Egress,
     keywords: Option<&'a Keywords>,
+    keyword_filter: Option<&'a LazyRegex>,
     /// One entry per command, in one allocation (a view is made per check).
     per: Vec<PerCommand>,
 }
@@ -67,6 +68,7 @@ impl<'a> ShellView<'a> {
             analysis,
             egress,
             keywords: rules.cmd_keywords.as_ref(),
+            keyword_filter: rules.cmd_keyword_filter.as_ref(),
             per: analysis
                 .commands
                 .iter()
@@ -100,19 +102,26 @@ impl<'a> ShellView<'a> {
     fn has_keyword(&self, i: usize, ids: &[usize]) -> bool {
         let Some(ac) = self.keywords else { return true };
         let found = self.per[i].found.get_or_init(|| {
-            let mut seen = vec![false; ac.len()];
+            // Empty: no keyword at all (most commands), known without the automaton.
+            let mut seen = Vec::new();
             let c = &self.analysis.commands[i];
-            ac.each(self.argline(i), |k| seen[k] = true);
+            let mut scan = |hay: &str| {
+                if self.keyword_filter.is_none_or(|f| f.is_match(hay)) {
+                    seen.resize(ac.len(), false);
+                    ac.each(hay, |k| seen[k] = true);
+                }
+            };
+            scan(self.argline(i));
             // `python -c CODE`: the code is an argument, so the argument line
             // held every keyword it has.
             if let Some(code) = c.code.as_ref().map(|x| x.text.as_str()) {
                 if !c.args().iter().any(|a| a == code) {
-                    ac.each(code, |k| seen[k] = true);
+                    scan(code);
                 }
             }
             seen
         });
-        ids.iter().any(|&k| found[k])
+        ids.iter().any(|&k| found.get(k) == Some(&true))
     }
 
     fn destinations(&self, i: usize) -> &[Destination] {
@@ -590,7 +599,12 @@ pub fn text_hits(
     out: &mut Vec<Hit>,
 ) {
     let mut candidates: Vec<usize> = rules.text_unfiltered.clone();
-    if let Some((ac, kw_rules)) = &rules.text_keywords {
+    if let Some((ac, kw_rules)) = rules.text_keywords.as_ref().filter(|_| {
+        rules
+            .text_keyword_filter
+            .as_ref()
+            .is_none_or(|f| f.is_match(text))
+    }) {
         ac.each(text, |k| {
             for &r in &kw_rules[k] {
                 if !candidates.contains(&r) {

@@ -474,6 +474,30 @@ impl LazyRegex {
 }
 
 /// Keywords are matched ignoring ASCII case.
+/// The pattern build.rs gave a DFA for a keyword set (`keyword_filters`
+/// there): any of the keywords, ASCII case folded (Unicode folding as well,
+/// which only lets more texts through to the exact automaton).
+fn keyword_pattern(list: &[String]) -> String {
+    let mut k: Vec<String> = list.iter().map(|k| k.to_ascii_lowercase()).collect();
+    k.sort();
+    k.dedup();
+    let alts: Vec<String> = k.iter().map(|k| regex::escape(k)).collect();
+    format!("(?i:{})", alts.join("|"))
+}
+
+/// A filter for `list` when a pack keyword set's DFA covers it; the pack's
+/// own keywords (the usual case) are such a set, and so is any subset of
+/// them (rules disabled): no match over a superset means none of `list`.
+fn keyword_filter(list: &[String], pack_sets: &[Vec<String>]) -> Option<LazyRegex> {
+    let lower: Vec<String> = list.iter().map(|k| k.to_ascii_lowercase()).collect();
+    pack_sets
+        .iter()
+        .filter(|set| lower.iter().all(|k| set.contains(k)))
+        .map(|set| keyword_pattern(set))
+        .find(|src| pack_entry(src).is_some_and(|i| !PACK_DFA_INDEX[i].2.is_empty()))
+        .map(|src| LazyRegex::new(&src, Searched::Long))
+}
+
 fn keywords(list: &[String]) -> Result<Keywords, PackError> {
     Keywords::new(list, true).map_err(|e| PackError {
         origin: "default".into(),
@@ -607,6 +631,13 @@ pub struct RuleSet {
     /// Keyword prefilter for command rules: one scan of a command's arguments
     /// and code tells which rules' literal keywords are present.
     pub cmd_keywords: Option<Keywords>,
+    /// A text with no match here holds none of the keywords of
+    /// `text_keywords` / `cmd_keywords`: one prebuilt DFA pass (about 3
+    /// instructions a byte) instead of the keyword automaton's (12; its SIMD
+    /// prefilter matches often on dozens of keywords). Present only when the
+    /// pack's DFA covers the keywords in use.
+    pub text_keyword_filter: Option<LazyRegex>,
+    pub cmd_keyword_filter: Option<LazyRegex>,
     /// Ids the policy disables or overrides that name no rule (likely typos).
     pub unknown_ids: Vec<String>,
 }
@@ -743,6 +774,25 @@ impl RuleSet {
                 toml::from_str(DEFAULT_PACK).map_err(|e| err(e.to_string()))?
             }
         };
+        // The pack's keyword sets, as build.rs made filters of them.
+        let (mut pack_text_kw, mut pack_cmd_kw) = (Vec::new(), Vec::new());
+        for r in &pack.rules {
+            let kws = |c: &Cond| c.keywords.clone().unwrap_or_default();
+            match r.scope {
+                Scope::Text => pack_text_kw.extend(kws(&r.when)),
+                Scope::Command => {
+                    pack_cmd_kw.extend(kws(&r.when));
+                    pack_cmd_kw.extend(r.then.as_ref().map(kws).unwrap_or_default());
+                }
+                _ => {}
+            }
+        }
+        let pack_kw_sets = [pack_text_kw, pack_cmd_kw].map(|set| {
+            let mut set: Vec<String> = set.iter().map(|k| k.to_ascii_lowercase()).collect();
+            set.sort();
+            set.dedup();
+            set
+        });
         let mut specs: Vec<(RuleSpec, &str)> =
             pack.rules.into_iter().map(|r| (r, "default")).collect();
         for (i, v) in extra.iter().enumerate() {
@@ -886,6 +936,8 @@ impl RuleSet {
             let ac = keywords(&kw_list)?;
             Some((ac, kw_rules))
         };
+        let text_keyword_filter = keyword_filter(&kw_list, &pack_kw_sets);
+        let cmd_keyword_filter = keyword_filter(&cmd_kw, &pack_kw_sets);
         Ok(RuleSet {
             version: pack.version,
             rules,
@@ -895,6 +947,8 @@ impl RuleSet {
             text_keywords,
             text_unfiltered,
             cmd_keywords,
+            text_keyword_filter,
+            cmd_keyword_filter,
             unknown_ids,
         })
     }
@@ -949,6 +1003,55 @@ mod tests {
         assert!(short.is_match("-R"));
         assert!(!short.is_match(&format!("{pad}-R")));
         assert!(short.re_long.get().is_none());
+    }
+
+    /// The keyword filters of the shipped pack have their prebuilt DFA (the
+    /// pattern build.rs wrote is the one the engine asks for), pass every
+    /// keyword in any ASCII case and inside other text, and stop a text with
+    /// none. A policy rule with a keyword outside the pack turns its filter off.
+    #[test]
+    fn keyword_filters_pass_every_keyword_and_are_prebuilt() {
+        let rules =
+            RuleSet::compile(PackSource::Compact, &[], &Overrides::default(), false).unwrap();
+        let (text_ac, _) = rules.text_keywords.as_ref().unwrap();
+        let cases: [(&Option<LazyRegex>, &Keywords); 2] = [
+            (&rules.text_keyword_filter, text_ac),
+            (&rules.cmd_keyword_filter, rules.cmd_keywords.as_ref().unwrap()),
+        ];
+        let none = "ls -la && cargo build --release 2>&1 | tail -n 5";
+        for (filter, ac) in cases {
+            let filter = filter.as_ref().expect("a filter for the pack's keywords");
+            assert!(filter.dfas().is_some(), "no prebuilt DFA for {}", filter.src);
+            let mut hits = 0;
+            ac.each(none, |_| hits += 1);
+            assert_eq!(hits, 0, "the keyword-free text holds a keyword");
+            assert!(!filter.is_match(none));
+            let src = filter.src.trim_start_matches("(?i:").trim_end_matches(')');
+            for k in src.split('|') {
+                let k = k.replace('\\', "");
+                for text in [k.clone(), k.to_ascii_uppercase(), format!("x {k}y")] {
+                    assert!(filter.is_match(&text), "{text:?}");
+                }
+            }
+        }
+        let extra: toml::Value = toml::from_str(
+            r#"
+            id = "user.text"
+            kind = "OTHER"
+            severity = "low"
+            confidence = 0.5
+            message = "m"
+            scope = "text"
+            [match]
+            keywords = ["zz-not-in-the-pack"]
+            text = "zz-not-in-the-pack"
+            "#,
+        )
+        .unwrap();
+        let with_user =
+            RuleSet::compile(PackSource::Compact, &[extra], &Overrides::default(), true).unwrap();
+        assert!(with_user.text_keyword_filter.is_none());
+        assert!(with_user.cmd_keyword_filter.is_some());
     }
 
     /// Every prebuilt DFA loads and answers exactly what the lazy engine
