@@ -58,6 +58,8 @@ struct PerCommand {
     found: OnceCell<Vec<bool>>,
     /// The single-letter flags it sets (see [`short_flags`]).
     short: OnceCell<ByteSet>,
+    /// Its other flags, as bits (see [`flag_signature`]).
+    flag_sig: OnceCell<u64>,
     /// Its [`Features`].
     features: u32,
 }
@@ -77,6 +79,7 @@ impl<'a> ShellView<'a> {
                     argline: OnceCell::new(),
                     found: OnceCell::new(),
                     short: OnceCell::new(),
+                    flag_sig: OnceCell::new(),
                     features: Features::of(c),
                 })
                 .collect(),
@@ -331,6 +334,45 @@ pub fn short_flags(args: &[String]) -> ByteSet {
     set
 }
 
+/// What [`has_flag`] compares a flag other than `-X` with: an argument whole,
+/// or a `--name=value`'s `--name` (a flag with `=` matches an argument equal
+/// to it, whose key is the same).
+fn flag_key(s: &str) -> &str {
+    match s.find('=') {
+        Some(eq) if s.starts_with("--") => &s[..eq],
+        _ => s,
+    }
+}
+
+/// One of 64 bits for a key (FNV-1a): equal keys, equal bits.
+fn key_bit(key: &str) -> u64 {
+    let h = key
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    1 << (h >> 58)
+}
+
+/// The bit of a rule's flag, 0 for `-X` and for what does not start with `-`
+/// (those are always walked; see [`flag_signature`]).
+pub fn flag_bit(flag: &str) -> u64 {
+    match flag.as_bytes() {
+        [b'-', f] if *f != b'-' => 0,
+        // The signature holds only arguments that start with `-`.
+        [b'-', ..] => key_bit(flag_key(flag)),
+        _ => 0,
+    }
+}
+
+/// The bits of a command's argument keys (up to `--`): where [`has_flag`]
+/// holds for a flag other than `-X`, the argument it found has the flag's key,
+/// so the flag's bit is set. A clear bit answers without walking the arguments.
+pub fn flag_signature(args: &[String]) -> u64 {
+    args.iter()
+        .take_while(|a| *a != "--")
+        .filter(|a| a.starts_with('-'))
+        .fold(0, |sig, a| sig | key_bit(flag_key(a)))
+}
+
 /// Values of an option: `-o V`, `-oV`, `--opt V`, `--opt=V`.
 pub fn option_values<'s>(args: &'s [String], flags: &[String]) -> Vec<&'s str> {
     let mut out = Vec::new();
@@ -407,7 +449,14 @@ impl ShellView<'_> {
         }
         let args = c.args();
         if let Some(flags) = &w.flags {
-            if !flags.iter().any(|f| self.has_flag(i, f)) {
+            // A flag whose bit the command's signature lacks is not there
+            // (miner flags are asked of every command: most walks end here).
+            let sig = *self.per[i].flag_sig.get_or_init(|| flag_signature(args));
+            if !flags
+                .iter()
+                .zip(&w.flag_bits)
+                .any(|(f, &bit)| (bit == 0 || sig & bit != 0) && self.has_flag(i, f))
+            {
                 return false;
             }
         }
@@ -658,5 +707,33 @@ mod tests {
                 assert_eq!(set.has(b), has_flag(&args, &flag), "{args:?} {flag:?}");
             }
         }
+    }
+
+    /// Wherever `has_flag` holds, the flag's bit is in the signature (or the
+    /// flag has no bit): the signature only ever turns away flags that are absent.
+    #[test]
+    fn the_flag_signature_keeps_every_flag_has_flag_finds() {
+        let pieces = [
+            "--donate-level", "--coin=monero", "--algo=rx/0", "--algo=rx/0=x", "-wal", "-u",
+            "--user=a=b", "plain", "--", "--=", "-", "-ab", "--rig-id", "x=y", "--coin",
+        ];
+        let mut state: u32 = 7;
+        let mut next = || {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (state >> 16) as usize
+        };
+        let mut held = 0;
+        for _ in 0..5_000 {
+            let args: Vec<String> = (0..next() % 6).map(|_| pieces[next() % pieces.len()].to_string()).collect();
+            let sig = flag_signature(&args);
+            for flag in pieces {
+                if has_flag(&args, flag) {
+                    held += 1;
+                    let bit = flag_bit(flag);
+                    assert!(bit == 0 || sig & bit != 0, "{args:?} {flag:?}");
+                }
+            }
+        }
+        assert!(held > 1_000, "{held}");
     }
 }

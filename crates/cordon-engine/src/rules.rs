@@ -534,6 +534,9 @@ fn build(src: &str, prefilter: bool) -> Result<Regex, regex_automata::meta::Buil
 pub struct Compiled {
     pub command: Option<Box<Names>>,
     pub flags: Option<Vec<String>>,
+    /// Per flag, its bit in a command's [`crate::matcher::flag_signature`]
+    /// (0 for `-X` flags, answered from the command's letter set).
+    pub flag_bits: Vec<u64>,
     pub option: Option<Box<(Vec<String>, LazyRegex)>>,
     pub args: Option<Box<LazyRegex>>,
     pub argline: Option<Box<LazyRegex>>,
@@ -699,6 +702,12 @@ fn compile_cond(
     let mut compiled = Compiled {
         command: names(&c.command)?,
         flags: c.flags.clone(),
+        flag_bits: c
+            .flags
+            .iter()
+            .flatten()
+            .map(|f| crate::matcher::flag_bit(f))
+            .collect(),
         option: match &c.option {
             Some(o) => Some(Box::new((
                 o.flags.clone(),

@@ -453,6 +453,16 @@ pub fn plain_list(text: &str) -> Option<Vec<Vec<PlainCommand>>> {
     (!pipelines.is_empty()).then_some(pipelines)
 }
 
+/// Bytes a plain word is made of outside quotes (UTF-8 beyond ASCII included).
+fn is_plain_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'-' | b'_' | b'.' | b'/' | b'=' | b':' | b',' | b'@' | b'%' | b'+' | b'^'
+        )
+        || c >= 0x80
+}
+
 /// One plain word at `i`: returns its value (quotes removed) and end.
 fn plain_word(text: &str, mut i: usize) -> Option<(String, usize)> {
     let b = text.as_bytes();
@@ -477,16 +487,12 @@ fn plain_word(text: &str, mut i: usize) -> Option<(String, usize)> {
                 word.push_str(inner);
                 i = end + 1;
             }
-            c if c.is_ascii_alphanumeric()
-                || matches!(
-                    c,
-                    b'-' | b'_' | b'.' | b'/' | b'=' | b':' | b',' | b'@' | b'%' | b'+' | b'^'
-                )
-                || c >= 0x80 =>
-            {
-                let ch = text[i..].chars().next()?;
-                word.push(ch);
-                i += ch.len_utf8();
+            c if is_plain_byte(c) => {
+                // The whole run at once; it ends at an ASCII byte or the end
+                // of the text, so on a character boundary.
+                let run = i + b[i..].iter().position(|&c| !is_plain_byte(c)).unwrap_or(b.len() - i);
+                word.push_str(&text[i..run]);
+                i = run;
             }
             b' ' | b'\t' | b'\n' | b';' | b'|' | b'&' | b'>' | b'<' => break,
             _ => return None,
