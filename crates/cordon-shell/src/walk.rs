@@ -940,15 +940,33 @@ impl Walker {
             cmd.runs_stdin = true;
         }
         let idx = self.out.commands.len();
-        let argv = cmd.argv.clone();
+        // The arguments move out while what they run is walked (nothing
+        // reads a recorded command's arguments before the walk ends) and
+        // back in after: no copy of every argument per command.
+        let argv = std::mem::take(&mut cmd.argv);
         let stdin = cmd.stdin.clone();
         let span = cmd.span;
         self.out.commands.push(cmd);
+        self.walk_what_runs(&argv, &name, stdin, span, idx, frame);
+        self.out.commands[idx].argv = argv;
+    }
+
+    /// What command `idx` (`argv`, named `name`) runs in turn: wrapped
+    /// programs, shells and their scripts, interpreters' code, files.
+    fn walk_what_runs(
+        &mut self,
+        argv: &[String],
+        name: &str,
+        stdin: Stdin,
+        span: (usize, usize),
+        idx: usize,
+        frame: &Frame,
+    ) {
         let mut inner = frame.clone();
         inner.span = Some(span);
-        inner.via.push(name.clone());
+        inner.via.push(name.to_string());
         let args = &argv[1..];
-        match name.as_str() {
+        match name {
             "sudo" | "doas" | "pkexec" | "run0" | "runuser" => {
                 // `sudo -u postgres psql` switches to another unprivileged user, not to root.
                 let target = option_value(args, &["-u", "--user"]).or_else(|| {
@@ -1485,7 +1503,9 @@ impl Walker {
 
     /// Static output, decoders and inline code: what a command prints or runs.
     fn derive(&mut self, cmd: &mut Command) {
-        let args = cmd.args().to_vec();
+        // Out of the command while its other fields are set, then back.
+        let argv = std::mem::take(&mut cmd.argv);
+        let args = argv.get(1..).unwrap_or(&[]);
         let piped = |w: &Walker| match &cmd.stdin {
             Stdin::Text(t) => Some(t.clone()),
             Stdin::Pipe(j) => w.out.commands[*j].output.clone(),
@@ -1558,7 +1578,8 @@ impl Walker {
             }
             _ => {}
         }
-        cmd.code = self.inline_code(cmd, &args);
+        cmd.code = self.inline_code(cmd, args);
+        cmd.argv = argv;
     }
 
     fn inline_code(&self, cmd: &Command, args: &[String]) -> Option<Code> {
