@@ -420,6 +420,7 @@ fn check_one(engine: &Engine, command: Option<String>, tool: &str, json: bool) -
             match Event::from_json_line(buf.trim()) {
                 Ok(ev) => {
                     let text = cordon_engine::shell_text(&ev.input)
+                        .map(|t| t.into_owned())
                         .unwrap_or_else(|| ev.input.to_string());
                     (ev, text)
                 }

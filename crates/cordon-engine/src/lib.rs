@@ -508,7 +508,9 @@ impl Engine {
 }
 
 /// The command text of a shell tool's input, in the shapes frameworks use.
-pub fn shell_text(input: &Value) -> Option<String> {
+/// Borrowed from the input when it is one string (the usual case: a command
+/// can be a megabyte, and it was copied per check).
+pub fn shell_text(input: &Value) -> Option<std::borrow::Cow<'_, str>> {
     for key in [
         "command",
         "cmd",
@@ -519,7 +521,7 @@ pub fn shell_text(input: &Value) -> Option<String> {
         "input",
     ] {
         match input.get(key) {
-            Some(Value::String(s)) => return Some(s.clone()),
+            Some(Value::String(s)) => return Some(s.as_str().into()),
             // Codex-style argv arrays: `["bash", "-lc", "..."]`.
             Some(Value::Array(items)) => {
                 let words: Vec<String> = items
@@ -527,7 +529,7 @@ pub fn shell_text(input: &Value) -> Option<String> {
                     .filter_map(Value::as_str)
                     .map(shell_quote)
                     .collect();
-                return Some(words.join(" "));
+                return Some(words.join(" ").into());
             }
             _ => {}
         }
