@@ -288,16 +288,31 @@ fn dfa(src: &str, kind: regex_automata::MatchKind, reverse: bool) -> Option<Vec<
     (bytes.len() - pad <= MAX_DFA_BYTES).then(|| bytes[pad..].to_vec())
 }
 
+#[path = "src/keyword_pattern.rs"]
+mod keyword_pattern;
+
 /// The patterns of the engine's keyword filters (`keyword_filter` in
-/// src/rules.rs builds the same strings at run time; a test there checks that
-/// the pack's have their DFA): one over text-rule keywords, one over
+/// src/rules.rs asks for the same strings; a test there checks that the
+/// pack's have their DFA): one over text-rule keywords, one over
 /// command-rule keywords.
 fn keyword_filters(pack: &toml::Value) -> Vec<String> {
     let (mut text, mut command) = (Vec::new(), Vec::new());
-    for rule in pack.get("rule").and_then(|r| r.as_array()).into_iter().flatten() {
-        let scope = rule.get("scope").and_then(|s| s.as_str()).unwrap_or("command");
+    for rule in pack
+        .get("rule")
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let scope = rule
+            .get("scope")
+            .and_then(|s| s.as_str())
+            .unwrap_or("command");
         for cond in ["match", "then"] {
-            let Some(kws) = rule.get(cond).and_then(|c| c.get("keywords")).and_then(|k| k.as_array()) else {
+            let Some(kws) = rule
+                .get(cond)
+                .and_then(|c| c.get("keywords"))
+                .and_then(|k| k.as_array())
+            else {
                 continue;
             };
             let into = match (scope, cond) {
@@ -305,17 +320,12 @@ fn keyword_filters(pack: &toml::Value) -> Vec<String> {
                 ("command", _) => &mut command,
                 _ => continue,
             };
-            into.extend(kws.iter().filter_map(|k| k.as_str()).map(|k| k.to_ascii_lowercase()));
+            into.extend(kws.iter().filter_map(|k| k.as_str()));
         }
     }
     [text, command]
-        .into_iter()
+        .iter()
         .filter(|k| !k.is_empty())
-        .map(|mut k| {
-            k.sort();
-            k.dedup();
-            let alts: Vec<String> = k.iter().map(|k| regex_syntax::escape(k)).collect();
-            format!("(?i:{})", alts.join("|"))
-        })
+        .map(|k| keyword_pattern::keyword_pattern(k))
         .collect()
 }

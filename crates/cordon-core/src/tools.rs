@@ -1,6 +1,5 @@
 //! Tool names, as agent frameworks spell them, mapped to what the tool can do.
 
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Capability {
     Shell,

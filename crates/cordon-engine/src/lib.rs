@@ -5,6 +5,7 @@
 //! calls into their URL, path and content; the compiled rule pack is matched
 //! against all of it; the policy turns findings into a decision.
 
+mod keyword_pattern;
 pub mod matcher;
 pub mod registry;
 pub mod rules;

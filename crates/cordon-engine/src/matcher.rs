@@ -99,7 +99,9 @@ impl<'a> ShellView<'a> {
     }
 
     fn argline(&self, i: usize) -> &str {
-        self.per[i].argline.get_or_init(|| self.analysis.commands[i].args().join(" "))
+        self.per[i]
+            .argline
+            .get_or_init(|| self.analysis.commands[i].args().join(" "))
     }
 
     fn has_keyword(&self, i: usize, ids: &[usize]) -> bool {
@@ -346,9 +348,9 @@ fn flag_key(s: &str) -> &str {
 
 /// One of 64 bits for a key (FNV-1a): equal keys, equal bits.
 fn key_bit(key: &str) -> u64 {
-    let h = key
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    let h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
     1 << (h >> 58)
 }
 
@@ -714,8 +716,21 @@ mod tests {
     #[test]
     fn the_flag_signature_keeps_every_flag_has_flag_finds() {
         let pieces = [
-            "--donate-level", "--coin=monero", "--algo=rx/0", "--algo=rx/0=x", "-wal", "-u",
-            "--user=a=b", "plain", "--", "--=", "-", "-ab", "--rig-id", "x=y", "--coin",
+            "--donate-level",
+            "--coin=monero",
+            "--algo=rx/0",
+            "--algo=rx/0=x",
+            "-wal",
+            "-u",
+            "--user=a=b",
+            "plain",
+            "--",
+            "--=",
+            "-",
+            "-ab",
+            "--rig-id",
+            "x=y",
+            "--coin",
         ];
         let mut state: u32 = 7;
         let mut next = || {
@@ -724,7 +739,9 @@ mod tests {
         };
         let mut held = 0;
         for _ in 0..5_000 {
-            let args: Vec<String> = (0..next() % 6).map(|_| pieces[next() % pieces.len()].to_string()).collect();
+            let args: Vec<String> = (0..next() % 6)
+                .map(|_| pieces[next() % pieces.len()].to_string())
+                .collect();
             let sig = flag_signature(&args);
             for flag in pieces {
                 if has_flag(&args, flag) {

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 pub use cordon_core::Keywords;
+
+use crate::keyword_pattern::keyword_pattern;
 use cordon_core::Severity;
 use regex_automata::meta::Regex;
 use serde::Deserialize;
@@ -473,31 +475,20 @@ impl LazyRegex {
     }
 }
 
-/// Keywords are matched ignoring ASCII case.
-/// The pattern build.rs gave a DFA for a keyword set (`keyword_filters`
-/// there): any of the keywords, ASCII case folded (Unicode folding as well,
-/// which only lets more texts through to the exact automaton).
-fn keyword_pattern(list: &[String]) -> String {
-    let mut k: Vec<String> = list.iter().map(|k| k.to_ascii_lowercase()).collect();
-    k.sort();
-    k.dedup();
-    let alts: Vec<String> = k.iter().map(|k| regex::escape(k)).collect();
-    format!("(?i:{})", alts.join("|"))
-}
-
 /// A filter for `list` when a pack keyword set's DFA covers it; the pack's
 /// own keywords (the usual case) are such a set, and so is any subset of
 /// them (rules disabled): no match over a superset means none of `list`.
+/// `pack_sets` are lower case.
 fn keyword_filter(list: &[String], pack_sets: &[Vec<String>]) -> Option<LazyRegex> {
-    let lower: Vec<String> = list.iter().map(|k| k.to_ascii_lowercase()).collect();
     pack_sets
         .iter()
-        .filter(|set| lower.iter().all(|k| set.contains(k)))
+        .filter(|set| list.iter().all(|k| set.contains(&k.to_ascii_lowercase())))
         .map(|set| keyword_pattern(set))
         .find(|src| pack_entry(src).is_some_and(|i| !PACK_DFA_INDEX[i].2.is_empty()))
         .map(|src| LazyRegex::new(&src, Searched::Long))
 }
 
+/// Keywords are matched ignoring ASCII case.
 fn keywords(list: &[String]) -> Result<Keywords, PackError> {
     Keywords::new(list, true).map_err(|e| PackError {
         origin: "default".into(),
@@ -527,10 +518,10 @@ fn build(src: &str, prefilter: bool) -> Result<Regex, regex_automata::meta::Buil
         .build(src)
 }
 
-#[derive(Debug)]
 /// Boxed where large: a command check reads the fields in order, and with a
 /// `LazyRegex` (112 bytes) inline one condition spanned 30 cache lines, most
 /// of them only to learn that a field is `None`.
+#[derive(Debug)]
 pub struct Compiled {
     pub command: Option<Box<Names>>,
     pub flags: Option<Vec<String>>,
@@ -635,7 +626,7 @@ pub struct RuleSet {
     /// and code tells which rules' literal keywords are present.
     pub cmd_keywords: Option<Keywords>,
     /// A text with no match here holds none of the keywords of
-    /// `text_keywords` / `cmd_keywords`: one prebuilt DFA pass (about 3
+    /// `text_keywords` / `cmd_keywords`: one prebuilt DFA pass (about 8
     /// instructions a byte) instead of the keyword automaton's (12; its SIMD
     /// prefilter matches often on dozens of keywords). Present only when the
     /// pack's DFA covers the keywords in use.
@@ -680,20 +671,21 @@ fn compile_cond(
     id: &str,
     check: bool,
 ) -> Result<Compiled, PackError> {
-    let re = |s: &Option<String>, searched: Searched| -> Result<Option<Box<LazyRegex>>, PackError> {
-        match s {
-            None => Ok(None),
-            Some(src) => {
-                if check {
-                    build(src, false).map_err(|e| PackError {
-                        origin: origin.into(),
-                        message: format!("rule `{id}`: bad regex `{src}`: {e}"),
-                    })?;
+    let re =
+        |s: &Option<String>, searched: Searched| -> Result<Option<Box<LazyRegex>>, PackError> {
+            match s {
+                None => Ok(None),
+                Some(src) => {
+                    if check {
+                        build(src, false).map_err(|e| PackError {
+                            origin: origin.into(),
+                            message: format!("rule `{id}`: bad regex `{src}`: {e}"),
+                        })?;
+                    }
+                    Ok(Some(Box::new(LazyRegex::new(src, searched))))
                 }
-                Ok(Some(Box::new(LazyRegex::new(src, searched))))
             }
-        }
-    };
+        };
     let names = |l: &Option<Vec<String>>| -> Result<Option<Box<Names>>, PackError> {
         l.as_ref()
             .map(|l| resolve_names(l, sets, origin, id).map(Box::new))
@@ -797,10 +789,9 @@ impl RuleSet {
             }
         }
         let pack_kw_sets = [pack_text_kw, pack_cmd_kw].map(|set| {
-            let mut set: Vec<String> = set.iter().map(|k| k.to_ascii_lowercase()).collect();
-            set.sort();
-            set.dedup();
-            set
+            set.iter()
+                .map(|k| k.to_ascii_lowercase())
+                .collect::<Vec<_>>()
         });
         let mut specs: Vec<(RuleSpec, &str)> =
             pack.rules.into_iter().map(|r| (r, "default")).collect();
@@ -1025,12 +1016,19 @@ mod tests {
         let (text_ac, _) = rules.text_keywords.as_ref().unwrap();
         let cases: [(&Option<LazyRegex>, &Keywords); 2] = [
             (&rules.text_keyword_filter, text_ac),
-            (&rules.cmd_keyword_filter, rules.cmd_keywords.as_ref().unwrap()),
+            (
+                &rules.cmd_keyword_filter,
+                rules.cmd_keywords.as_ref().unwrap(),
+            ),
         ];
         let none = "ls -la && cargo build --release 2>&1 | tail -n 5";
         for (filter, ac) in cases {
             let filter = filter.as_ref().expect("a filter for the pack's keywords");
-            assert!(filter.dfas().is_some(), "no prebuilt DFA for {}", filter.src);
+            assert!(
+                filter.dfas().is_some(),
+                "no prebuilt DFA for {}",
+                filter.src
+            );
             let mut hits = 0;
             ac.each(none, |_| hits += 1);
             assert_eq!(hits, 0, "the keyword-free text holds a keyword");

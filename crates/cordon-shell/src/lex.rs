@@ -490,7 +490,10 @@ fn plain_word(text: &str, mut i: usize) -> Option<(String, usize)> {
             c if is_plain_byte(c) => {
                 // The whole run at once; it ends at an ASCII byte or the end
                 // of the text, so on a character boundary.
-                let run = i + b[i..].iter().position(|&c| !is_plain_byte(c)).unwrap_or(b.len() - i);
+                let run = i + b[i..]
+                    .iter()
+                    .position(|&c| !is_plain_byte(c))
+                    .unwrap_or(b.len() - i);
                 word.push_str(&text[i..run]);
                 i = run;
             }
