@@ -1101,7 +1101,7 @@ impl Walker {
                 }
             }
             // Programs that run another program given on their command line.
-            _ => self.wrapper(&name, args, stdin, &mut inner, idx),
+            _ => self.wrapper(name, args, stdin, &mut inner, idx),
         }
     }
 
@@ -1513,7 +1513,7 @@ impl Walker {
         };
         match cmd.name.as_str() {
             "echo" => {
-                let mut rest: &[String] = &args;
+                let mut rest: &[String] = args;
                 let mut escapes = false;
                 let mut newline = true;
                 while let Some(f) = rest.first().filter(|a| {
