@@ -175,16 +175,14 @@ pub fn tolerant_split(line: &str) -> Vec<(Vec<String>, (usize, usize))> {
 /// brush PR #1270, open). Such texts go to the line-by-line fallback.
 pub fn parser_safe(text: &str) -> bool {
     let b = text.as_bytes();
-    let mut digits = 0;
-    for (i, &c) in b.iter().enumerate() {
-        if c.is_ascii_digit() {
-            digits += 1;
-            continue;
-        }
-        if digits >= 10 && (c == b'>' || c == b'<') {
+    // Only `<` and `>` can make a text unsafe: find them with memchr's SIMD
+    // search instead of visiting every byte.
+    for i in memchr::memchr2_iter(b'<', b'>', b) {
+        let c = b[i];
+        // Ten digits or more right before it: an fd number that may overflow.
+        if i >= 10 && b[i - 10..i].iter().all(u8::is_ascii_digit) {
             return false;
         }
-        digits = 0;
         if c == b'<'
             && b.get(i + 1) == Some(&b'<')
             && b.get(i + 2) != Some(&b'<')
@@ -507,6 +505,112 @@ fn plain_word(text: &str, mut i: usize) -> Option<(String, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `parser_safe` as it was first written, visiting every byte: the
+    /// reference the memchr version must agree with.
+    fn parser_safe_bytewise(text: &str) -> bool {
+        let b = text.as_bytes();
+        let mut digits = 0;
+        for (i, &c) in b.iter().enumerate() {
+            if c.is_ascii_digit() {
+                digits += 1;
+                continue;
+            }
+            if digits >= 10 && (c == b'>' || c == b'<') {
+                return false;
+            }
+            digits = 0;
+            if c == b'<'
+                && b.get(i + 1) == Some(&b'<')
+                && b.get(i + 2) != Some(&b'<')
+                && (i == 0 || b[i - 1] != b'<')
+            {
+                let mut j = i + 2;
+                if b.get(j) == Some(&b'-') {
+                    j += 1;
+                }
+                while j < b.len() && (b[j] == b' ' || b[j] == b'\t') {
+                    j += 1;
+                }
+                match b.get(j) {
+                    None => return false,
+                    Some(&c) if c < 0x20 || c == 0x7f || b"$`;|&<>()".contains(&c) => return false,
+                    _ => {}
+                }
+                let mut letters = 0;
+                while j < b.len()
+                    && !matches!(
+                        b[j],
+                        b' ' | b'\t' | b'\n' | b';' | b'|' | b'&' | b'<' | b'>' | b'(' | b')'
+                    )
+                {
+                    if b[j] < 0x20 || b[j] == 0x7f || b[j] == b'$' || b[j] == b'`' {
+                        return false;
+                    }
+                    if !matches!(b[j], b'\'' | b'"' | b'\\') {
+                        letters += 1;
+                    }
+                    j += 1;
+                }
+                if letters == 0 {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    #[test]
+    fn parser_safe_agrees_with_the_bytewise_scan() {
+        const PIECES: &[&str] = &[
+            "<",
+            ">",
+            "<<",
+            "<<-",
+            "<<<",
+            "1",
+            "2147483648",
+            "123456789",
+            "0",
+            " ",
+            "\t",
+            "EOF",
+            "''",
+            "\"",
+            "$",
+            "`",
+            "(",
+            ";",
+            "\n",
+            "\r",
+            "é",
+            "x",
+            "-",
+        ];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut safe, mut unsafe_) = (0, 0);
+        for _ in 0..50_000 {
+            let len = 1 + next() % 10;
+            let text: String = (0..len)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            let want = parser_safe_bytewise(&text);
+            assert_eq!(parser_safe(&text), want, "{text:?}");
+            if want {
+                safe += 1;
+            } else {
+                unsafe_ += 1;
+            }
+        }
+        // Both answers come up often enough to compare something.
+        assert!(safe > 5_000 && unsafe_ > 5_000, "{safe} {unsafe_}");
+    }
 
     #[test]
     fn plain_lists_accept_only_what_needs_no_evaluation() {

@@ -162,10 +162,14 @@ pub(crate) fn eval(raw: &str, env: &mut dyn Env) -> Evaluated {
                 i = end;
             }
             _ => {
-                let ch = raw[i..].chars().next().unwrap_or(' ');
-                let mut buf = [0u8; 4];
-                b.push_quoted(ch.encode_utf8(&mut buf));
-                i += ch.len_utf8();
+                // A run of bytes that change nothing, taken whole (it ends on an
+                // ASCII byte, so on a character boundary).
+                let end = s[i..]
+                    .iter()
+                    .position(|&c| matches!(c, b'\\' | b'\'' | b'"' | b'$' | b'`'))
+                    .map_or(s.len(), |p| i + p);
+                b.push_quoted(&raw[i..end]);
+                i = end;
             }
         }
     }
@@ -204,10 +208,18 @@ fn double_quoted(
                 }
                 i = end;
             }
+            b'\\' => {
+                text.push('\\');
+                i += 1;
+            }
             _ => {
-                let ch = raw[i..].chars().next().unwrap_or(' ');
-                text.push(ch);
-                i += ch.len_utf8();
+                // A run of bytes that change nothing, taken whole.
+                let end = s[i..]
+                    .iter()
+                    .position(|&c| matches!(c, b'"' | b'\\' | b'$' | b'`'))
+                    .map_or(s.len(), |p| i + p);
+                text.push_str(&raw[i..end]);
+                i = end;
             }
         }
     }
@@ -360,5 +372,16 @@ mod tests {
         assert_eq!(ev("plain").fields, vec!["plain"]);
         assert_eq!(ev("c$@url").fields, vec!["curl"]);
         assert_eq!(ev("s$1h").fields, vec!["sh"]);
+    }
+
+    #[test]
+    fn runs_keep_multibyte_text_and_lone_backslashes() {
+        // Plain runs are copied whole: they must end on the next special
+        // byte, and keep characters of any width and backslashes that escape
+        // nothing inside double quotes.
+        assert_eq!(ev("é${x}ü'ß'").fields, vec!["éxmrüß"]);
+        assert_eq!(ev(r#""a\qé$x\$x\"b""#).fields, vec![r#"a\qéxmr$x"b"#]);
+        assert_eq!(ev("\"ünterminated").fields, vec!["ünterminated"]);
+        assert_eq!(ev("日本\\語").fields, vec!["日本語"]);
     }
 }
